@@ -1,0 +1,305 @@
+// The WebGPU runtime: tensors on buffers, a buffer pool, pipelines built once (asynchronously) and cached, and a
+// recorder. Ops record dispatches; flush() awaits the pipelines, encodes everything into one command buffer and
+// submits it once. Within one submission WebGPU orders dispatches, so a buffer freed by one op can be reused by
+// a later op's output right away. Uploads always get a fresh mapped buffer, so they never race pending work.
+import { DeviceLostError, type GpuContext } from './device.ts';
+import { packParams, weightPrelude, type KernelSpec, type StorageKind } from './kernel.ts';
+import { loadShader } from './shader_source.ts';
+import type { DType, Tensor } from '../ops/ops.ts';
+import { numel, shapeStr } from '../ops/ops.ts';
+
+interface Storage {
+  buffer: GPUBuffer;
+  bytes: number;
+  refs: number;
+}
+
+export class GpuTensor implements Tensor {
+  constructor(
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    /** @internal */ readonly storage: Storage,
+  ) {}
+  get buffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
+  get size(): number {
+    return numel(this.shape);
+  }
+}
+
+interface Recorded {
+  pipeline: Promise<GPUComputePipeline>;
+  buffers: GPUBuffer[];
+  params: ArrayBuffer;
+  workgroups: [number, number, number];
+  label: string;
+}
+
+interface Copy {
+  src: GPUBuffer;
+  dst: GPUBuffer;
+  bytes: number;
+}
+
+const UNIFORM_ALIGN = 256;
+
+export interface RuntimeStats {
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+  bytesAllocated: number;
+  peakBytes: number;
+}
+
+export class GpuRuntime {
+  readonly device: GPUDevice;
+  private pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  private pool = new Map<number, GPUBuffer[]>();
+  private recorded: Recorded[] = [];
+  private copies: Copy[] = [];
+  private lostMessage: string | null = null;
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, readbacks: 0, bytesAllocated: 0, peakBytes: 0 };
+
+  constructor(readonly ctx: GpuContext) {
+    this.device = ctx.device;
+    ctx.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lostMessage = `GPU device lost: ${info.message || info.reason}`;
+      else this.lostMessage = 'GPU device was destroyed';
+    });
+  }
+
+  get f16(): boolean {
+    return this.ctx.features.shaderF16;
+  }
+
+  private checkAlive(): void {
+    if (this.lostMessage) throw new DeviceLostError(this.lostMessage);
+  }
+
+  // ---- buffers ---------------------------------------------------------------------------------------------
+  private static roundBytes(bytes: number): number {
+    return Math.max(16, Math.ceil(bytes / 16) * 16);
+  }
+
+  private allocate(bytes: number): GPUBuffer {
+    const size = GpuRuntime.roundBytes(bytes);
+    const free = this.pool.get(size);
+    if (free && free.length) return free.pop()!;
+    if (size > this.ctx.limits.maxBufferSize) {
+      throw new Error(`buffer of ${size} bytes exceeds this adapter's maxBufferSize ${this.ctx.limits.maxBufferSize}`);
+    }
+    this.stats.bytesAllocated += size;
+    this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytesAllocated);
+    return this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** A new tensor for an op's output (pooled storage, contents undefined). */
+  empty(shape: readonly number[], dtype: DType = 'f32'): GpuTensor {
+    this.checkAlive();
+    const bytes = byteLength(shape, dtype);
+    return new GpuTensor(shape, dtype, { buffer: this.allocate(bytes), bytes, refs: 1 });
+  }
+
+  /** Uploads host data into a fresh buffer. f16 data is given as raw half bits. */
+  upload(data: Float32Array | Uint16Array | Int32Array | Uint32Array, shape: readonly number[], dtype: DType): GpuTensor {
+    this.checkAlive();
+    const bytes = data.byteLength;
+    const expect = dtype === 'f16' ? numel(shape) * 2 : numel(shape) * 4;
+    if (bytes !== expect) throw new Error(`upload ${shapeStr(shape)} ${dtype}: got ${bytes} bytes, expected ${expect}`);
+    const size = GpuRuntime.roundBytes(bytes);
+    if (size > this.ctx.limits.maxBufferSize) {
+      throw new Error(`tensor ${shapeStr(shape)} (${size} bytes) exceeds this adapter's maxBufferSize`);
+    }
+    const buffer = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, bytes));
+    buffer.unmap();
+    this.stats.bytesAllocated += size;
+    this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytesAllocated);
+    return new GpuTensor(shape, dtype, { buffer, bytes, refs: 1 });
+  }
+
+  view(t: GpuTensor, shape: readonly number[]): GpuTensor {
+    if (numel(shape) !== t.size) throw new Error(`reshape ${shapeStr(t.shape)} -> ${shapeStr(shape)}: sizes differ`);
+    t.storage.refs++;
+    return new GpuTensor(shape, t.dtype, t.storage);
+  }
+
+  release(t: GpuTensor): void {
+    const s = t.storage;
+    if (s.refs <= 0) return;
+    if (--s.refs > 0) return;
+    const size = s.buffer.size;
+    let list = this.pool.get(size);
+    if (!list) this.pool.set(size, (list = []));
+    list.push(s.buffer);
+  }
+
+  /** Destroys pooled (free) buffers. */
+  trim(): void {
+    for (const list of this.pool.values()) {
+      for (const b of list) {
+        this.stats.bytesAllocated -= b.size;
+        b.destroy();
+      }
+    }
+    this.pool.clear();
+  }
+
+  // ---- kernels ---------------------------------------------------------------------------------------------
+  storageKind(t: GpuTensor): StorageKind {
+    if (t.dtype === 'f32') return 'f32';
+    return this.f16 ? 'f16' : 'f16packed';
+  }
+
+  pipeline(spec: KernelSpec, kinds: Readonly<Record<string, StorageKind>> = {}, constants: Record<string, number> = {}) {
+    const kindKey = (spec.weights ?? []).map((w) => kinds[w] ?? 'f32').join(',');
+    const key = `${spec.shader}:${spec.entry ?? 'main'}:${kindKey}:${JSON.stringify(constants)}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      p = (async () => {
+        const src = weightPrelude(spec, kinds) + (await loadShader(spec.shader));
+        const module = this.device.createShaderModule({ label: spec.shader, code: src });
+        const overrides: Record<string, number> = { ...constants };
+        if (spec.workgroupSize && overrides.WG === undefined) overrides.WG = spec.workgroupSize;
+        return this.device.createComputePipelineAsync({
+          label: key,
+          layout: 'auto',
+          compute: { module, entryPoint: spec.entry ?? 'main', constants: overrides },
+        });
+      })();
+      p.catch(() => this.pipelines.delete(key));
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Records one dispatch. `buffers` follow spec.bindings; `params` fill the Params uniform.
+   * Workgroup counts over the adapter's 65535 per-dimension limit are the caller's job to fold.
+   */
+  dispatch(
+    spec: KernelSpec,
+    tensors: readonly GpuTensor[],
+    params: Readonly<Record<string, number>>,
+    workgroups: readonly [number, number?, number?],
+    constants: Record<string, number> = {},
+  ): void {
+    this.checkAlive();
+    if (tensors.length !== spec.bindings.length) {
+      throw new Error(`${spec.shader}: ${tensors.length} buffers for ${spec.bindings.length} bindings`);
+    }
+    const kinds: Record<string, StorageKind> = {};
+    for (const w of spec.weights ?? []) kinds[w] = this.storageKind(tensors[spec.bindings.indexOf(w)]);
+    const wg: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
+    if (wg.some((n) => n > 65535)) throw new Error(`${spec.shader}: workgroup count ${wg} over 65535`);
+    if (wg.some((n) => n === 0)) return;
+    this.recorded.push({
+      pipeline: this.pipeline(spec, kinds, constants),
+      buffers: tensors.map((t) => t.buffer),
+      params: packParams(spec, params),
+      workgroups: wg,
+      label: spec.shader,
+    });
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  async flush(): Promise<void> {
+    this.checkAlive();
+    if (!this.recorded.length && !this.copies.length) return;
+    const recorded = this.recorded;
+    const copies = this.copies;
+    this.recorded = [];
+    this.copies = [];
+    const pipelines = await Promise.all(recorded.map((r) => r.pipeline));
+    this.checkAlive();
+    const device = this.device;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    let uniform: GPUBuffer | null = null;
+    if (recorded.length) {
+      const stride = UNIFORM_ALIGN;
+      const ubytes = new Uint8Array(recorded.length * stride);
+      recorded.forEach((r, i) => ubytes.set(new Uint8Array(r.params), i * stride));
+      uniform = device.createBuffer({ size: ubytes.byteLength, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
+      new Uint8Array(uniform.getMappedRange()).set(ubytes);
+      uniform.unmap();
+    }
+    const enc = device.createCommandEncoder();
+    if (recorded.length) {
+      const pass = enc.beginComputePass();
+      recorded.forEach((r, i) => {
+        const p = pipelines[i];
+        const entries: GPUBindGroupEntry[] = r.buffers.map((buffer, b) => ({ binding: b, resource: { buffer } }));
+        entries.push({
+          binding: r.buffers.length,
+          resource: { buffer: uniform!, offset: i * UNIFORM_ALIGN, size: r.params.byteLength },
+        });
+        pass.setPipeline(p);
+        pass.setBindGroup(0, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
+        pass.dispatchWorkgroups(r.workgroups[0], r.workgroups[1], r.workgroups[2]);
+      });
+      pass.end();
+    }
+    for (const c of copies) enc.copyBufferToBuffer(c.src, 0, c.dst, 0, c.bytes);
+    device.queue.submit([enc.finish()]);
+    this.stats.dispatches += recorded.length;
+    this.stats.submits++;
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    uniform?.destroy();
+    if (oom) throw new Error(`GPU out of memory: ${oom.message}. Try a smaller image size.`);
+    if (validation) throw new Error(`WebGPU validation error: ${validation.message}`);
+  }
+
+  /** Reads a tensor back to the host as f32 (f16 storage is widened). */
+  async read(t: GpuTensor): Promise<Float32Array> {
+    const raw = await this.readRaw(t);
+    if (t.dtype === 'f32') return new Float32Array(raw);
+    return f16BitsToF32(new Uint16Array(raw, 0, t.size));
+  }
+
+  async readRaw(t: GpuTensor): Promise<ArrayBuffer> {
+    const bytes = Math.ceil(t.storage.bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.copies.push({ src: t.buffer, dst: staging, bytes });
+    await this.flush();
+    this.stats.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.checkAlive();
+      throw e;
+    }
+    const out = staging.getMappedRange().slice(0, byteLength(t.shape, t.dtype));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+}
+
+export function byteLength(shape: readonly number[], dtype: DType): number {
+  return numel(shape) * (dtype === 'f16' ? 2 : 4);
+}
+
+export function f16BitsToF32(h: Uint16Array): Float32Array {
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) out[i] = halfToFloat(h[i]);
+  return out;
+}
+
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}

@@ -1,0 +1,47 @@
+// Element-wise ops: one shader (shaders/elementwise.wgsl), the operation picked by the OP override.
+import type { KernelSpec } from '../../gpu/kernel.ts';
+import type { GpuRuntime, GpuTensor } from '../../gpu/runtime.ts';
+import { shapeStr } from '../ops.ts';
+import { grid1d } from './grid.ts';
+
+export const elementwiseSpec: KernelSpec = {
+  shader: 'elementwise',
+  bindings: ['a', 'b', 'y'],
+  outputs: ['y'],
+  params: [
+    ['n', 'u32'],
+    ['inner', 'u32'],
+    ['C', 'u32'],
+    ['s', 'f32'],
+    ['t', 'f32'],
+    ['row', 'u32'],
+  ],
+  workgroupSize: 256,
+};
+
+export const UNARY = { silu: 0, gelu: 1, quickGelu: 2, exp: 3, clamp: 4, affine: 5 } as const;
+export const BINARY = { add: 10, mul: 11, addPerChannel: 12 } as const;
+
+function run(rt: GpuRuntime, op: number, a: GpuTensor, b: GpuTensor, s = 0, t = 0, inner = 1, C = 1): GpuTensor {
+  const y = rt.empty(a.shape);
+  const { groups, row } = grid1d(a.size, 256);
+  rt.dispatch(elementwiseSpec, [a, b, y], { n: a.size, inner, C, s, t, row }, groups, { OP: op });
+  return y;
+}
+
+export function unary(rt: GpuRuntime, op: keyof typeof UNARY, x: GpuTensor, s = 0, t = 0): GpuTensor {
+  return run(rt, UNARY[op], x, x, s, t);
+}
+
+export function binary(rt: GpuRuntime, op: 'add' | 'mul', a: GpuTensor, b: GpuTensor): GpuTensor {
+  if (shapeStr(a.shape) !== shapeStr(b.shape)) throw new Error(`${op}: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} differ`);
+  return run(rt, BINARY[op], a, b);
+}
+
+export function addPerChannel(rt: GpuRuntime, x: GpuTensor, v: GpuTensor): GpuTensor {
+  const [N, C] = x.shape;
+  if (v.shape.length !== 2 || v.shape[0] !== N || v.shape[1] !== C) {
+    throw new Error(`addPerChannel: x ${shapeStr(x.shape)} needs v [${N},${C}], got ${shapeStr(v.shape)}`);
+  }
+  return run(rt, BINARY.addPerChannel, x, v, 0, 0, x.size / (N * C), C);
+}
