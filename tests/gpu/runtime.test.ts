@@ -40,3 +40,23 @@ describe('GpuRuntime round trip (Node, real WebGPU)', () => {
     expect(() => be.add(a, b)).toThrow(/shapes \[4\] and \[3\] differ/);
   });
 });
+
+describe('sentinel region', () => {
+  it('passes for a correct kernel and catches a write past the end', async () => {
+    const be = await testBackend();
+    be.rt.sentinel = true;
+    try {
+      const x = be.fromArray(Float32Array.from({ length: 37 }, (_, i) => i), [37]);
+      const y = be.silu(x) as import('../../src/engine/gpu/runtime.ts').GpuTensor;
+      await be.rt.checkSentinel(y);
+      // Simulate an out-of-bounds write: copy 8 more bytes than the data into y's buffer tail.
+      const big = be.fromArray(new Float32Array(64).fill(5), [64]) as import('../../src/engine/gpu/runtime.ts').GpuTensor;
+      const enc = be.rt.device.createCommandEncoder();
+      enc.copyBufferToBuffer(big.buffer, 0, y.buffer, 0, 37 * 4 + 8 + 4 /* past the 16-byte rounding */ + 12);
+      be.rt.device.queue.submit([enc.finish()]);
+      await expect(be.rt.checkSentinel(y)).rejects.toThrow(/out-of-bounds write/);
+    } finally {
+      be.rt.sentinel = false;
+    }
+  });
+});

@@ -43,6 +43,8 @@ interface Copy {
 }
 
 const UNIFORM_ALIGN = 256;
+export const SENTINEL_BYTES = 1024;
+const SENTINEL_WORD = 0x7fbadbad;
 
 export interface RuntimeStats {
   dispatches: number;
@@ -97,11 +99,53 @@ export class GpuRuntime {
     });
   }
 
+  /**
+   * Test aid: when set, every op output gets SENTINEL_BYTES extra bytes filled with a marker after its data, and
+   * checkSentinel() tells whether a kernel wrote past the end of its output.
+   */
+  sentinel = false;
+
   /** A new tensor for an op's output (pooled storage, contents undefined). */
   empty(shape: readonly number[], dtype: DType = 'f32'): GpuTensor {
     this.checkAlive();
     const bytes = byteLength(shape, dtype);
+    if (this.sentinel) return this.sentinelTensor(shape, dtype, bytes);
     return new GpuTensor(shape, dtype, { buffer: this.allocate(bytes), bytes, refs: 1 });
+  }
+
+  private sentinelTensor(shape: readonly number[], dtype: DType, bytes: number): GpuTensor {
+    const size = GpuRuntime.roundBytes(bytes) + SENTINEL_BYTES;
+    const buffer = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      mappedAtCreation: true,
+    });
+    new Uint32Array(buffer.getMappedRange()).fill(SENTINEL_WORD);
+    buffer.unmap();
+    return new GpuTensor(shape, dtype, { buffer, bytes, refs: 1 });
+  }
+
+  /** Throws when anything after the tensor's data (inside its buffer) differs from the sentinel marker. */
+  async checkSentinel(t: GpuTensor, what = 'output'): Promise<void> {
+    const start = Math.ceil(t.storage.bytes / 4) * 4;
+    const n = t.buffer.size - start;
+    if (n <= 0) return;
+    const staging = this.device.createBuffer({ size: n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    await this.flush();
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(t.buffer, start, staging, 0, n);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const words = new Uint32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    // Bytes between the data end and the next word boundary belong to an f16 tail half: skip that word if partial.
+    const skip = t.storage.bytes % 4 ? 1 : 0;
+    for (let i = skip; i < words.length; i++) {
+      if (words[i] !== SENTINEL_WORD) {
+        throw new Error(`${what} ${shapeStr(t.shape)}: out-of-bounds write at byte ${start + i * 4} past its data`);
+      }
+    }
   }
 
   /** Uploads host data into a fresh buffer. f16 data is given as raw half bits. */
