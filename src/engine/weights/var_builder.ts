@@ -39,7 +39,7 @@ export const KNOWN_EXTRAS = [/^text_model\.embeddings\.position_ids$/];
 
 export class VarBuilder {
   private constructor(
-    private readonly backend: Backend | null,
+    readonly backend: Backend | null,
     private readonly source: WeightSource | null,
     private readonly prefix: string,
     private readonly tracker: Tracker,
