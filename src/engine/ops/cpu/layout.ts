@@ -4,9 +4,10 @@ import { aroundAxis, CpuTensor, empty, expectRank } from './tensor.ts';
 
 /**
  * Source index of output position `dst` when resizing `inSize` -> `outSize` with PyTorch 'nearest':
- * floor(dst * in / out), exact in integers. (PyTorch computes scale = (float)in/out in f32, then
- * floor(dst * scale), with a shortcut dst >> 1 when out == 2 * in; the f32 form can differ for sizes whose
- * ratio rounds down in f32 -- tests/unit/cpu_ops.test.ts lists where, for all sizes the models use.)
+ * floor(dst * in / out), exact in integers. PyTorch 1.13 instead takes dst >> 1 when out == 2 * in and
+ * otherwise floor(f32(dst) * f32(in / out)) in float32; the two agree for every out = 2 * in - 1 or 2 * in
+ * (all the UNet's up-samplers produce; checked for in <= 512 in tests/unit/cpu_ops.test.ts), but can differ
+ * for other ratios (14 -> 46 at dst 23: exactly 7, PyTorch 6).
  */
 export function nearestSource(dst: number, inSize: number, outSize: number): number {
   return Math.min(Math.floor((dst * inSize) / outSize), inSize - 1);
@@ -34,6 +35,7 @@ export function upsampleNearest(x: CpuTensor, outH: number, outW: number): CpuTe
 export function concat(xs: readonly CpuTensor[], axis: number): CpuTensor {
   if (xs.length === 0) throw new Error('concat: no tensors');
   const first = xs[0].shape;
+  aroundAxis(first, axis); // validates the axis
   for (const t of xs) {
     if (t.shape.length !== first.length || t.shape.some((d, i) => i !== axis && d !== first[i])) {
       throw new Error(`concat on axis ${axis}: ${xs.map((u) => shapeStr(u.shape)).join(' ')}`);

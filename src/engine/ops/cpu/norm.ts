@@ -31,7 +31,8 @@ export function groupNorm(x: CpuTensor, gamma: CpuTensor, beta: CpuTensor, o: Gr
         const ga = gamma.data[ch], be = beta.data[ch];
         for (let s = 0; s < spatial; s++) {
           const i = base + k * spatial + s;
-          const y = (xs[i] - mean) * rstd * ga + be;
+          // rounded to f32 before the SiLU, so the fused op equals silu(groupNorm(x)) exactly
+          const y = Math.fround((xs[i] - mean) * rstd * ga + be);
           os[i] = o.silu ? y / (1 + Math.exp(-y)) : y;
         }
       }
