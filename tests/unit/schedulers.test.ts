@@ -122,7 +122,7 @@ describe('other schedulers vs their published formulas', () => {
         const x0 = (v - Math.sqrt(1 - at) * eps[k]) / Math.sqrt(at);
         return Math.sqrt(prev) * x0 + Math.sqrt(1 - prev) * eps[k];
       });
-      const out = await be.read(s.step(be, i, be.fromArray(eps, [n]), be.fromArray(x, [n]), null));
+      const out = await be.read(s.step(be, i, be.fromArray(eps, [n]), be.fromArray(x, [n])));
       expect(maxAbsDiff(out, want)).toBeLessThanOrEqual(1e-4);
     }
   });
@@ -138,14 +138,14 @@ describe('other schedulers vs their published formulas', () => {
     const al = (sg: number) => 1 / Math.sqrt(sg * sg + 1);
     const lam = (sg: number) => Math.log(al(sg)) - Math.log(sg * al(sg));
     let x = randn(n, 5);
-    let xr = Float64Array.from(x);
-    let prevX0: Float64Array | null = null;
+    let xr: Float64Array<ArrayBufferLike> = Float64Array.from(x);
+    let prevX0: Float64Array<ArrayBufferLike> | null = null;
     for (let i = 0; i < 5; i++) {
       const eps = randn(n, 10 + i);
       const out = await be.read(s.step(be, i, be.fromArray(eps, [n]), be.fromArray(x, [n]), null));
       const sg = sigmas[i], sn = sigmas[i + 1];
       const x0 = xr.map((v, k) => (v - sg * al(sg) * eps[k]) / al(sg));
-      let want: Float64Array;
+      let want: Float64Array<ArrayBufferLike>;
       if (sn === 0) want = x0;
       else {
         const h = lam(sn) - lam(sg);
