@@ -27,8 +27,6 @@ export class SafetensorsError extends Error {
 }
 
 export const DTYPE_BYTES: Record<StDType, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, U8: 1 };
-/** The Python library writes larger dtypes first (its Dtype enum order, descending), then by name. */
-const WRITE_RANK: Record<StDType, number> = { I64: 6, F32: 5, I32: 4, BF16: 3, F16: 2, U8: 1 };
 /** Same cap as the Python library: a longer header is not a safetensors file. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -234,6 +232,28 @@ export class SafetensorsFile {
     return { dtype: t.dtype, shape: [...t.shape], data: typedView(t.dtype, bytes) };
   }
 
+  /** Every tensor, reading runs of neighbouring tensors together in reads of up to `chunkBytes` (one HTTP request
+   * per chunk instead of one per tensor); `onBytes` gets the bytes read so far. */
+  async readAll(opts: { chunkBytes?: number; onBytes?: (done: number, total: number) => void } = {}): Promise<Map<string, HostTensor>> {
+    const chunk = opts.chunkBytes ?? 64 << 20;
+    const order = this.keys().map((k) => this.info(k));
+    const total = order.length ? order[order.length - 1].end : 0;
+    const out = new Map<string, HostTensor>();
+    for (let i = 0; i < order.length; ) {
+      let j = i + 1; // tensors [i, j) form one read; offsets tile the data section, so they are contiguous
+      while (j < order.length && order[j].end - order[i].begin <= chunk) j++;
+      const begin = order[i].begin;
+      const bytes = await this.reader.read(this.dataStart + begin, this.dataStart + order[j - 1].end);
+      if (bytes.length !== order[j - 1].end - begin) fail(this.fileName, `read ${bytes.length} bytes at offset ${begin}, expected ${order[j - 1].end - begin}`);
+      for (const t of order.slice(i, j)) {
+        out.set(t.name, { dtype: t.dtype, shape: [...t.shape], data: typedView(t.dtype, bytes.subarray(t.begin - begin, t.end - begin)) });
+      }
+      opts.onBytes?.(order[j - 1].end, total);
+      i = j;
+    }
+    return out;
+  }
+
   /** F32 as stored; F16/BF16 widened; integers converted. */
   async readF32(name: string): Promise<Float32Array> {
     return hostToF32(await this.read(name));
@@ -311,13 +331,14 @@ class HttpRanges {
   }
 }
 
-/** Bytes of a safetensors file, laid out as the Python library lays them out (so fixture files round-trip exactly). */
+/** Bytes of a safetensors file, laid out as the Python library lays them out (so fixture files round-trip exactly):
+ * tensors by element size, widest first, then by name; header padded with spaces to a multiple of 8. */
 export function writeSafetensors(
   tensors: Record<string, { dtype: StDType; shape: number[]; data: HostArray }>,
   metadata?: Record<string, string>,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const names = Object.keys(tensors).sort((a, b) => {
-    const r = WRITE_RANK[tensors[b].dtype] - WRITE_RANK[tensors[a].dtype];
+    const r = DTYPE_BYTES[tensors[b].dtype] - DTYPE_BYTES[tensors[a].dtype]; // wider dtypes first (alignment)
     return r || (a < b ? -1 : a > b ? 1 : 0);
   });
   const parts: string[] = [];
@@ -337,7 +358,7 @@ export function writeSafetensors(
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(entry)}`);
     offset += bytes;
   }
-  let header = new TextEncoder().encode(`{${parts.join(',')}}`);
+  let header: Uint8Array = new TextEncoder().encode(`{${parts.join(',')}}`);
   const padded = Math.ceil(header.length / 8) * 8;
   if (padded !== header.length) {
     const p = new Uint8Array(padded).fill(0x20);
