@@ -406,14 +406,9 @@ describe('cpu embeddings and images', () => {
     expect(y.shape).toEqual([1, 32]);
     const ours = await read(y), want = ref.data as Float32Array;
     console.log(`time_proj max|d| ${maxAbsDiff(ours, want).toExponential(2)}`);
-    // The reference's f32 exp/sin/cos come from MKL VML (faithful, not correctly rounded); we round correctly.
-    // Every entry must agree to 1 output ulp (6e-8), except the cos/sin pair of at most one frequency whose exp
-    // result MKL rounded the other way (exp(-4.0295238) lies 0.49 ulp from a f32 value): there the argument
-    // 999 * freq differs by one f32 ulp of the frequency, i.e. <= 999 * 2^-29 ~ 1.9e-6 in the output.
-    const off: number[] = [];
-    for (let i = 0; i < 32; i++) if (Math.abs(ours[i] - want[i]) > 1.2e-7) off.push(i);
-    expect(off.length <= 2 && off.every((i) => off.includes(i < 16 ? i + 16 : i - 16)), `off-by-more: ${off}`).toBe(true);
-    for (const i of off) expect(Math.abs(ours[i] - want[i])).toBeLessThanOrEqual(999 * 2 ** -29);
+    // The shared table (src/engine/ops/timestep.ts) reproduces PyTorch's f32 exp (SLEEF expf_u10), so every entry
+    // agrees to one output ulp (sin/cos of the same f32 argument may still round differently in the last bit).
+    for (let i = 0; i < 32; i++) expect(Math.abs(ours[i] - want[i]), `entry ${i}`).toBeLessThanOrEqual(1.2e-7);
   });
 
   it('timestepEmbedding layout: unflipped halves, shift, odd dim, several timesteps', async () => {

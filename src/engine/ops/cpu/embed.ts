@@ -1,33 +1,15 @@
 // Reference embeddings and image conversion. These reproduce PyTorch's / numpy's float32 rounding step by step
-// (Math.fround), because the timestep arguments reach ~1000 rad and the u8 images are compared exactly.
+// (Math.fround), because the u8 images are compared exactly.
 import { CpuTensor, empty, expectRank } from './tensor.ts';
 import { shapeStr } from '../ops.ts';
+import { timestepTable } from '../timestep.ts';
 
 const f = Math.fround;
 
-/**
- * diffusers get_timestep_embedding, in f32 like the reference: exponent_i = f32(-ln(10000)) * i / (half - shift),
- * freq_i = exp(exponent_i), arg = t * freq_i, emb = [sin(arg), cos(arg)] ([cos, sin] when flipped), zero-padded
- * to an odd dim. timesteps [N] -> [N, dim]. Our exp/sin/cos round correctly; the reference's (MKL VML) are
- * faithful only, so a frequency can sit one f32 ulp away and its arguments (up to ~1000) one ulp too.
- */
+/** diffusers get_timestep_embedding (shared with the WebGPU backend, see ../timestep.ts). [N] -> [N, dim]. */
 export function timestepEmbedding(timesteps: Float32Array, dim: number, flipSinToCos: boolean, freqShift: number): CpuTensor {
-  const half = Math.floor(dim / 2);
-  const n = timesteps.length;
-  const out = empty([n, dim]);
-  const negLogMax = f(-Math.log(10000));
-  const freqs = new Float64Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = f(Math.exp(f(f(negLogMax * i) / f(half - freqShift))));
-  for (let r = 0; r < n; r++) {
-    const t = f(timesteps[r]);
-    for (let i = 0; i < half; i++) {
-      const arg = f(t * freqs[i]);
-      const sin = Math.sin(arg), cos = Math.cos(arg);
-      out.data[r * dim + i] = flipSinToCos ? cos : sin;
-      out.data[r * dim + half + i] = flipSinToCos ? sin : cos;
-    }
-    // an odd dim leaves the last column zero
-  }
+  const out = empty([timesteps.length, dim]);
+  out.data.set(timestepTable(timesteps, dim, flipSinToCos, freqShift));
   return out;
 }
 

@@ -1,5 +1,28 @@
-// STUB: to be replaced by the geglu kernel wrapper.
+// GEGLU wrapper (shaders/geglu.wgsl): x [..., 2C] -> [..., C] = first half * gelu(second half).
+import type { KernelSpec } from '../../gpu/kernel.ts';
 import type { GpuRuntime, GpuTensor } from '../../gpu/runtime.ts';
-export function geglu(_rt: GpuRuntime, _x: GpuTensor): GpuTensor {
-  throw new Error('geglu: not implemented yet');
+import { shapeStr } from '../ops.ts';
+import { grid1d } from './grid.ts';
+
+export const gegluSpec: KernelSpec = {
+  shader: 'geglu',
+  bindings: ['x', 'y'],
+  outputs: ['y'],
+  params: [
+    ['n', 'u32'],
+    ['C', 'u32'],
+    ['row', 'u32'],
+  ],
+  workgroupSize: 256,
+};
+
+export function geglu(rt: GpuRuntime, x: GpuTensor): GpuTensor {
+  const last = x.shape[x.shape.length - 1];
+  if (x.shape.length < 1 || last % 2 !== 0) throw new Error(`geglu: last dim of ${shapeStr(x.shape)} must be even`);
+  if (x.dtype !== 'f32') throw new Error(`geglu: expected an f32 activation, got ${x.dtype}`);
+  const C = last / 2;
+  const y = rt.empty([...x.shape.slice(0, -1), C]); // [..., 2C] -> [..., C]
+  const { groups, row } = grid1d(y.size, 256);
+  rt.dispatch(gegluSpec, [x, y], { n: y.size, C, row }, groups);
+  return y;
 }

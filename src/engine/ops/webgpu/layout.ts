@@ -1,17 +1,125 @@
-// STUB: to be replaced by the upsample / concat / slice / transpose kernel wrappers.
+// Layout op wrappers: nearest upsample (shaders/upsample_nearest.wgsl), concat and slice as strided block copies
+// (shaders/copy_axis.wgsl), and the NCHW <-> NLC tiled transposes (shaders/transpose.wgsl).
+import type { KernelSpec } from '../../gpu/kernel.ts';
 import type { GpuRuntime, GpuTensor } from '../../gpu/runtime.ts';
-export function upsampleNearest(_rt: GpuRuntime, _x: GpuTensor, _h: number, _w: number): GpuTensor {
-  throw new Error('upsampleNearest: not implemented yet');
+import { assertShape, numel, shapeStr } from '../ops.ts';
+import { grid1d } from './grid.ts';
+
+export const upsampleSpec: KernelSpec = {
+  shader: 'upsample_nearest',
+  bindings: ['x', 'y'],
+  outputs: ['y'],
+  params: [['n', 'u32'], ['H', 'u32'], ['W', 'u32'], ['outH', 'u32'], ['outW', 'u32'], ['row', 'u32']],
+  workgroupSize: 256,
+};
+
+export const copyAxisSpec: KernelSpec = {
+  shader: 'copy_axis',
+  bindings: ['x', 'y'],
+  outputs: ['y'],
+  params: [['n', 'u32'], ['blk', 'u32'], ['srcRow', 'u32'], ['srcOff', 'u32'], ['dstRow', 'u32'], ['dstOff', 'u32'], ['row', 'u32']],
+  workgroupSize: 256,
+};
+
+export const transposeSpec: KernelSpec = {
+  shader: 'transpose',
+  bindings: ['x', 'y'],
+  outputs: ['y'],
+  params: [['R', 'u32'], ['K', 'u32']],
+  workgroupSize: 256,
+};
+
+function expectF32(what: string, t: GpuTensor): void {
+  if (t.dtype !== 'f32') throw new Error(`${what}: expected an f32 activation, got ${t.dtype}`);
 }
-export function concat(_rt: GpuRuntime, _xs: GpuTensor[], _axis: number): GpuTensor {
-  throw new Error('concat: not implemented yet');
+
+function aroundAxis(shape: readonly number[], axis: number): { outer: number; size: number; inner: number } {
+  if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) throw new Error(`axis ${axis} out of range for ${shapeStr(shape)}`);
+  return { outer: numel(shape.slice(0, axis)), size: shape[axis], inner: numel(shape.slice(axis + 1)) };
 }
-export function slice(_rt: GpuRuntime, _x: GpuTensor, _axis: number, _s: number, _e: number): GpuTensor {
-  throw new Error('slice: not implemented yet');
+
+/** x [N,C,H,W] -> [N,C,outH,outW], src = floor(dst * in / out). */
+export function upsampleNearest(rt: GpuRuntime, x: GpuTensor, outH: number, outW: number): GpuTensor {
+  assertShape('upsampleNearest x', x, 4);
+  expectF32('upsampleNearest', x);
+  if (!(Number.isInteger(outH) && Number.isInteger(outW) && outH > 0 && outW > 0)) {
+    throw new Error(`upsampleNearest: bad size ${outH}x${outW}`);
+  }
+  const [N, C, H, W] = x.shape;
+  const y = rt.empty([N, C, outH, outW]);
+  const { groups, row } = grid1d(y.size, 256);
+  rt.dispatch(upsampleSpec, [x, y], { n: y.size, H, W, outH, outW, row }, groups);
+  return y;
 }
-export function nchwToNlc(_rt: GpuRuntime, _x: GpuTensor): GpuTensor {
-  throw new Error('nchwToNlc: not implemented yet');
+
+// Copies `outer` runs of `blk` elements from x (row length srcRow, at srcOff) into y (row dstRow, at dstOff).
+function copyBlock(rt: GpuRuntime, x: GpuTensor, y: GpuTensor, outer: number, blk: number, src: [number, number], dst: [number, number]): void {
+  const n = outer * blk;
+  const { groups, row } = grid1d(n, 256);
+  rt.dispatch(copyAxisSpec, [x, y], { n, blk, srcRow: src[0], srcOff: src[1], dstRow: dst[0], dstOff: dst[1], row }, groups);
 }
-export function nlcToNchw(_rt: GpuRuntime, _x: GpuTensor, _h: number, _w: number): GpuTensor {
-  throw new Error('nlcToNchw: not implemented yet');
+
+/** Concatenation along `axis` of tensors equal in every other dim. */
+export function concat(rt: GpuRuntime, xs: GpuTensor[], axis: number): GpuTensor {
+  if (xs.length === 0) throw new Error('concat: no tensors');
+  const first = xs[0].shape;
+  for (const t of xs) {
+    expectF32('concat', t);
+    if (t.shape.length !== first.length || t.shape.some((d, i) => i !== axis && d !== first[i])) {
+      throw new Error(`concat on axis ${axis}: ${xs.map((u) => shapeStr(u.shape)).join(' ')}`);
+    }
+  }
+  const shape = [...first];
+  shape[axis] = xs.reduce((s, t) => s + t.shape[axis], 0);
+  const { outer, inner, size: total } = aroundAxis(shape, axis);
+  const y = rt.empty(shape);
+  let offset = 0; // where along the axis the current input starts
+  for (const t of xs) {
+    const len = t.shape[axis];
+    copyBlock(rt, t, y, outer, len * inner, [len * inner, 0], [total * inner, offset * inner]);
+    offset += len;
+  }
+  return y;
+}
+
+/** x[..., start:end, ...] along `axis`. */
+export function slice(rt: GpuRuntime, x: GpuTensor, axis: number, start: number, end: number): GpuTensor {
+  expectF32('slice', x);
+  const { outer, size, inner } = aroundAxis(x.shape, axis);
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= size)) {
+    throw new Error(`slice: [${start}, ${end}) out of range on axis ${axis} of ${shapeStr(x.shape)}`);
+  }
+  const shape = [...x.shape];
+  shape[axis] = end - start;
+  const y = rt.empty(shape);
+  copyBlock(rt, x, y, outer, (end - start) * inner, [size * inner, start * inner], [(end - start) * inner, 0]);
+  return y;
+}
+
+// x [N, R, K] -> y [N, K, R] in 32x32 tiles.
+function transpose(rt: GpuRuntime, x: GpuTensor, y: GpuTensor, N: number, R: number, K: number): void {
+  const gx = Math.ceil(K / 32), gy = Math.ceil(R / 32);
+  if (gx > 65535 || gy > 65535 || N > 65535) throw new Error(`transpose: [${N},${R},${K}] is too large for one dispatch`);
+  rt.dispatch(transposeSpec, [x, y], { R, K }, [gx, gy, N]);
+}
+
+/** [N,C,H,W] -> [N,H*W,C]. */
+export function nchwToNlc(rt: GpuRuntime, x: GpuTensor): GpuTensor {
+  assertShape('nchwToNlc x', x, 4);
+  expectF32('nchwToNlc', x);
+  const [N, C, H, W] = x.shape;
+  const y = rt.empty([N, H * W, C]);
+  transpose(rt, x, y, N, C, H * W);
+  return y;
+}
+
+/** [N,H*W,C] -> [N,C,H,W]. */
+export function nlcToNchw(rt: GpuRuntime, x: GpuTensor, h: number, w: number): GpuTensor {
+  assertShape('nlcToNchw x', x, 3);
+  expectF32('nlcToNchw', x);
+  const [N, L, C] = x.shape;
+  if (L !== h * w) throw new Error(`nlcToNchw: ${L} positions is not ${h}x${w}`);
+  const y = rt.empty([N, C, h, w]);
+  transpose(rt, x, y, N, L, C);
+  return y;
 }
