@@ -254,8 +254,19 @@ export class GpuRuntime {
     });
   }
 
-  /** Submits everything recorded so far as one command buffer. */
-  async flush(): Promise<void> {
+  private flushChain: Promise<void> = Promise.resolve();
+
+  /**
+   * Submits everything recorded so far as one command buffer. Flushes run one after another: a second flush
+   * (e.g. a concurrent read) must not submit its commands before an earlier one, still awaiting its pipelines.
+   */
+  flush(): Promise<void> {
+    const p = this.flushChain.then(() => this.flushNow());
+    this.flushChain = p.catch(() => {});
+    return p;
+  }
+
+  private async flushNow(): Promise<void> {
     this.checkAlive();
     if (!this.recorded.length && !this.copies.length) return;
     const recorded = this.recorded;

@@ -1,12 +1,14 @@
 // WGSL sources from shaders/: bundled by Vite (page, worker, Vitest) through import.meta.glob; read from disk
 // when the engine runs under plain Node (the CLI through tsx), where import.meta.glob does not exist.
 
-type GlobFn = (p: string, o: object) => Record<string, string>;
-const glob = (import.meta as unknown as { glob?: GlobFn }).glob;
-const bundled: Record<string, string> =
-  typeof glob === 'function'
-    ? import.meta.glob('../../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true })
-    : {};
+// Vite rewrites only a direct `import.meta.glob(...)` call, so it must be written out; under plain Node the call
+// throws (import.meta.glob is undefined) and the sources are read from disk on demand below.
+let bundled: Record<string, string> = {};
+try {
+  bundled = import.meta.glob('../../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true });
+} catch {
+  bundled = {};
+}
 
 const byName = new Map<string, string>();
 for (const [path, src] of Object.entries(bundled)) byName.set(path.replace(/^.*\//, '').replace(/\.wgsl$/, ''), src);

@@ -8,10 +8,12 @@ import { realm } from './context.ts';
 export interface RoundtripArgs {
   a: number[];
   b: number[];
+  /** Read both outputs with Promise.all (two flushes in flight at once) instead of one after the other. */
+  concurrentReads?: boolean;
 }
 
 export default async function roundtrip(args: unknown) {
-  const { a, b } = args as RoundtripArgs;
+  const { a, b, concurrentReads = false } = args as RoundtripArgs;
   if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) throw new Error('roundtrip: need a, b of equal length');
   const t0 = performance.now();
   const ctx = await acquireDevice();
@@ -23,7 +25,9 @@ export default async function roundtrip(args: unknown) {
     const tb = be.fromArray(Float32Array.from(b), [n]);
     const sum = be.add(ta, tb); // [n]
     const act = be.silu(ta); // [n]
-    const [add, silu] = await Promise.all([be.read(sum), be.read(act)]);
+    const [add, silu] = concurrentReads
+      ? await Promise.all([be.read(sum), be.read(act)])
+      : [await be.read(sum), await be.read(act)];
     return {
       realm: realm(),
       adapter: describeAdapter(ctx),
