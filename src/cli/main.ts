@@ -26,6 +26,14 @@ const COMMANDS: Record<string, Command> = {
     summary: 'what a diffusers model folder (or URL) holds: components, configs, weight files',
     args: '--model DIR|URL [--variant fp16|fp32|auto]', file: './inspect.ts', run: 'runInspect',
   },
+  edit: {
+    summary: 'apply an instruction to a photo (PNG/JPEG in, PNG with the parameters out)',
+    args: '--model DIR --image FILE --prompt TEXT --out FILE.png [options]', file: './edit.ts', run: 'runEdit',
+  },
+  bench: {
+    summary: 'measure the engine; --meter: FLOPs, dispatches and GPU memory of an edit from the configs alone',
+    args: '--meter --model DIR [--size N] [--steps N] [--f16|--f32] [--json]', file: './bench.ts', run: 'runBench',
+  },
 };
 
 function generalHelp(): string {
