@@ -16,7 +16,7 @@ interface Command {
   run: string;
 }
 
-// One row per command. Later issues add `edit` (apply an instruction to a photo) and `bench` (time the stages) here.
+// One row per command: its file and exported function are loaded only when the command runs.
 const COMMANDS: Record<string, Command> = {
   tokenize: {
     summary: 'print the 77 text-encoder token ids of each TEXT',
