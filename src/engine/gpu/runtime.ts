@@ -52,6 +52,10 @@ export interface RuntimeStats {
   readbacks: number;
   bytesAllocated: number;
   peakBytes: number;
+  /** Largest buffer created (rounded size). */
+  maxBufferBytes: number;
+  /** Largest buffer bound to a recorded dispatch (what maxStorageBufferBindingSize must allow). */
+  maxBindingBytes: number;
 }
 
 export class GpuRuntime {
@@ -61,7 +65,9 @@ export class GpuRuntime {
   private recorded: Recorded[] = [];
   private copies: Copy[] = [];
   private lostMessage: string | null = null;
-  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, readbacks: 0, bytesAllocated: 0, peakBytes: 0 };
+  readonly stats: RuntimeStats = {
+    dispatches: 0, submits: 0, readbacks: 0, bytesAllocated: 0, peakBytes: 0, maxBufferBytes: 0, maxBindingBytes: 0,
+  };
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -93,6 +99,7 @@ export class GpuRuntime {
     }
     this.stats.bytesAllocated += size;
     this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytesAllocated);
+    this.stats.maxBufferBytes = Math.max(this.stats.maxBufferBytes, size);
     return this.device.createBuffer({
       size,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
@@ -167,6 +174,7 @@ export class GpuRuntime {
     buffer.unmap();
     this.stats.bytesAllocated += size;
     this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytesAllocated);
+    this.stats.maxBufferBytes = Math.max(this.stats.maxBufferBytes, size);
     return new GpuTensor(shape, dtype, { buffer, bytes, refs: 1 });
   }
 
@@ -245,6 +253,7 @@ export class GpuRuntime {
     const wg: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
     if (wg.some((n) => n > 65535)) throw new Error(`${spec.shader}: workgroup count ${wg} over 65535`);
     if (wg.some((n) => n === 0)) return;
+    for (const t of tensors) this.stats.maxBindingBytes = Math.max(this.stats.maxBindingBytes, t.buffer.size);
     this.recorded.push({
       pipeline: this.pipeline(spec, kinds, constants),
       buffers: tensors.map((t) => t.buffer),

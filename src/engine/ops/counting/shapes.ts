@@ -1,0 +1,162 @@
+// Output shapes and the argument checks of each op, as the WebGPU wrappers (src/engine/ops/webgpu/*.ts) make them,
+// so a model that would fail on the GPU for a shape reason fails the same way on the counting backend.
+import type { AttentionOptions, Conv2dOptions, GroupNormOptions, Tensor } from '../ops.ts';
+import { assertShape, numel, shapeStr } from '../ops.ts';
+
+export interface ConvGeometry {
+  shape: number[]; // [N, Cout, Ho, Wo]
+  n: number;
+  cin: number;
+  cout: number;
+  ho: number;
+  wo: number;
+  kh: number;
+  kw: number;
+}
+
+export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, o: Conv2dOptions = {}): ConvGeometry {
+  if (x.shape.length !== 4 || w.shape.length !== 4 || w.shape[1] !== x.shape[1]) {
+    throw new Error(`conv2d: needs x [N,Cin,H,W] and w [Cout,Cin,kh,kw], got ${shapeStr(x.shape)} and ${shapeStr(w.shape)}`);
+  }
+  const [n, cin, h, wd] = x.shape;
+  const [cout, , kh, kw] = w.shape;
+  if (b && (b.shape.length !== 1 || b.shape[0] !== cout)) throw new Error(`conv2d: bias must be [${cout}], got ${shapeStr(b.shape)}`);
+  const stride = o.stride ?? 1;
+  const [pt, pb, pl, pr] = o.pad ?? [kh >> 1, kh >> 1, kw >> 1, kw >> 1];
+  if (!Number.isInteger(stride) || stride < 1 || [pt, pb, pl, pr].some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new Error(`conv2d: bad stride ${stride} or padding [${pt},${pb},${pl},${pr}]`);
+  }
+  const ho = Math.floor((h + pt + pb - kh) / stride) + 1;
+  const wo = Math.floor((wd + pl + pr - kw) / stride) + 1;
+  if (ho <= 0 || wo <= 0) throw new Error(`conv2d: empty output ${ho}x${wo} for x ${shapeStr(x.shape)}`);
+  return { shape: [n, cout, ho, wo], n, cin, cout, ho, wo, kh, kw };
+}
+
+export function checkGroupNorm(x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): void {
+  if (x.shape.length < 2) throw new Error(`groupNorm: x must be [N,C,...], got ${shapeStr(x.shape)}`);
+  const C = x.shape[1];
+  if (!Number.isInteger(o.groups) || o.groups <= 0 || C % o.groups !== 0) {
+    throw new Error(`groupNorm: ${C} channels not divisible into ${o.groups} groups`);
+  }
+  checkAffine('groupNorm', C, gamma, beta);
+}
+
+export function checkLayerNorm(x: Tensor, gamma: Tensor, beta: Tensor): void {
+  if (x.shape.length < 1) throw new Error('layerNorm: x must have a last dim');
+  checkAffine('layerNorm', x.shape[x.shape.length - 1], gamma, beta);
+}
+
+function checkAffine(op: string, C: number, gamma: Tensor, beta: Tensor): void {
+  for (const [name, t] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (t.shape.length !== 1 || t.shape[0] !== C) throw new Error(`${op}: ${name} must be [${C}], got ${shapeStr(t.shape)}`);
+  }
+}
+
+/** x [..., K], w [N, K] -> M = rows of x, output [..., N]. */
+export function linearGeometry(x: Tensor, w: Tensor, b: Tensor | null): { shape: number[]; M: number; N: number; K: number } {
+  const K = x.shape[x.shape.length - 1];
+  if (w.shape.length !== 2 || w.shape[1] !== K) {
+    throw new Error(`linear: x ${shapeStr(x.shape)} needs w [N,${K}], got ${shapeStr(w.shape)}`);
+  }
+  const N = w.shape[0];
+  if (b && (b.shape.length !== 1 || b.shape[0] !== N)) throw new Error(`linear: bias must be [${N}], got ${shapeStr(b.shape)}`);
+  const M = K === 0 ? 0 : numel(x.shape) / K;
+  return { shape: [...x.shape.slice(0, -1), N], M, N, K };
+}
+
+export function matmulGeometry(a: Tensor, b: Tensor): { B: number; M: number; N: number; K: number } {
+  if (a.shape.length !== 3 || b.shape.length !== 3 || a.shape[0] !== b.shape[0] || a.shape[2] !== b.shape[1]) {
+    throw new Error(`matmul: needs a [B,M,K] and b [B,K,N], got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+  }
+  return { B: a.shape[0], M: a.shape[1], N: b.shape[2], K: a.shape[2] };
+}
+
+export function attentionGeometry(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions) {
+  assertShape('attention q', q, 3);
+  assertShape('attention k', k, 3);
+  assertShape('attention v', v, 3);
+  const [B, Nq, C] = q.shape;
+  const Nk = k.shape[1];
+  if (k.shape[0] !== B || k.shape[2] !== C || shapeStr(v.shape) !== shapeStr(k.shape)) {
+    throw new Error(`attention: q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${shapeStr(v.shape)} do not match`);
+  }
+  const H = o.heads;
+  if (!Number.isInteger(H) || H <= 0 || C % H !== 0) throw new Error(`attention: ${C} channels do not split into ${H} heads`);
+  const D = C / H;
+  if (D > 512) throw new Error(`attention: head dim ${D} over the kernel's 512`);
+  if (o.causal && Nq !== Nk) throw new Error(`attention: causal needs Nq == Nk, got ${Nq} and ${Nk}`);
+  if (Nk === 0) throw new Error('attention: no keys');
+  return { B, Nq, Nk, H, D, C };
+}
+
+export function sameShape(op: string, a: Tensor, b: Tensor): void {
+  if (shapeStr(a.shape) !== shapeStr(b.shape)) throw new Error(`${op}: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} differ`);
+}
+
+export function checkPerChannel(x: Tensor, v: Tensor): void {
+  const [N, C] = x.shape;
+  if (v.shape.length !== 2 || v.shape[0] !== N || v.shape[1] !== C) {
+    throw new Error(`addPerChannel: x ${shapeStr(x.shape)} needs v [${N},${C}], got ${shapeStr(v.shape)}`);
+  }
+}
+
+export function gegluShape(x: Tensor): number[] {
+  const last = x.shape[x.shape.length - 1];
+  if (x.shape.length < 1 || last % 2 !== 0) throw new Error(`geglu: last dim of ${shapeStr(x.shape)} must be even`);
+  return [...x.shape.slice(0, -1), last / 2];
+}
+
+export function upsampleShape(x: Tensor, outH: number, outW: number): number[] {
+  assertShape('upsampleNearest x', x, 4);
+  if (!(Number.isInteger(outH) && Number.isInteger(outW) && outH > 0 && outW > 0)) {
+    throw new Error(`upsampleNearest: bad size ${outH}x${outW}`);
+  }
+  return [x.shape[0], x.shape[1], outH, outW];
+}
+
+export function aroundAxis(shape: readonly number[], axis: number): { outer: number; size: number; inner: number } {
+  if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) throw new Error(`axis ${axis} out of range for ${shapeStr(shape)}`);
+  return { outer: numel(shape.slice(0, axis)), size: shape[axis], inner: numel(shape.slice(axis + 1)) };
+}
+
+export function concatShape(xs: readonly Tensor[], axis: number): number[] {
+  if (xs.length === 0) throw new Error('concat: no tensors');
+  const first = xs[0].shape;
+  for (const t of xs) {
+    if (t.shape.length !== first.length || t.shape.some((d, i) => i !== axis && d !== first[i])) {
+      throw new Error(`concat on axis ${axis}: ${xs.map((u) => shapeStr(u.shape)).join(' ')}`);
+    }
+  }
+  const shape = [...first];
+  shape[axis] = xs.reduce((s, t) => s + t.shape[axis], 0);
+  aroundAxis(shape, axis);
+  return shape;
+}
+
+export function sliceShape(x: Tensor, axis: number, start: number, end: number): number[] {
+  const { size } = aroundAxis(x.shape, axis);
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= size)) {
+    throw new Error(`slice: [${start}, ${end}) out of range on axis ${axis} of ${shapeStr(x.shape)}`);
+  }
+  const shape = [...x.shape];
+  shape[axis] = end - start;
+  return shape;
+}
+
+/** The transpose kernel's grid for [N, R, K] -> [N, K, R] in 32x32 tiles (zero counts record no dispatch). */
+export function transposeGrid(N: number, R: number, K: number): [number, number, number] {
+  const gx = Math.ceil(K / 32), gy = Math.ceil(R / 32);
+  if (gx > 65535 || gy > 65535 || N > 65535) throw new Error(`transpose: [${N},${R},${K}] is too large for one dispatch`);
+  return [gx, gy, N];
+}
+
+export function embeddingShape(ids: Int32Array, batch: number, tok: Tensor, pos: Tensor): number[] {
+  assertShape('embedding tokenTable', tok, 2);
+  assertShape('embedding posTable', pos, 2);
+  const [V, D] = tok.shape;
+  if (!(Number.isInteger(batch) && batch > 0) || ids.length % batch !== 0) throw new Error(`embedding: ${ids.length} ids in ${batch} rows`);
+  const L = ids.length / batch;
+  if (pos.shape[1] !== D || pos.shape[0] < L) throw new Error(`embedding: posTable ${shapeStr(pos.shape)} for L=${L}, D=${D}`);
+  for (const id of ids) if (id < 0 || id >= V) throw new Error(`embedding: id ${id} outside vocabulary of ${V}`);
+  return [batch, L, D];
+}
