@@ -60,7 +60,9 @@ describe('WGSL <-> TypeScript kernel specs', () => {
       for (const b of storage) {
         const written = spec.outputs.includes(b.name);
         expect(b.access, `${b.name} access`).toBe(written ? 'read_write' : 'read');
-        if (spec.weights?.includes(b.name)) expect(b.type, `${b.name} must be array<${b.name}_t>`).toBe(`array<${b.name}_t>`);
+        if (spec.weights?.includes(b.name) || spec.activations?.includes(b.name)) {
+          expect(b.type, `${b.name} must be array<${b.name}_t>`).toBe(`array<${b.name}_t>`);
+        }
       }
       const uniforms = bindings.filter((b) => b.kind === 'uniform');
       expect(uniforms.length, 'one Params uniform').toBe(1);

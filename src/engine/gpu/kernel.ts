@@ -7,6 +7,10 @@
 //   f32 storage                 -> alias NAME_t = f32, NAME_at returns NAME[i]
 //   f16 with shader-f16         -> alias NAME_t = f16, NAME_at returns f32(NAME[i])
 //   f16 without shader-f16      -> alias NAME_t = u32 (two halves per word), NAME_at unpacks with unpack2x16float
+//
+// Bindings named in `activations` hold activation tensors whose storage is f32, or f16 where the device has
+// shader-f16 (GpuRuntime.activationDtype). They are declared `array<NAME_t>`; inputs are read with NAME_at(i) and
+// outputs written with NAME_put(i, v: f32). Arithmetic stays f32 in registers and workgroup memory either way.
 
 export type ParamType = 'u32' | 'i32' | 'f32';
 
@@ -19,6 +23,8 @@ export interface KernelSpec {
   readonly outputs: readonly string[];
   /** Bindings whose storage may be f16 (read through NAME_at). */
   readonly weights?: readonly string[];
+  /** Activation bindings (f32 or native f16): read through NAME_at, outputs written through NAME_put. */
+  readonly activations?: readonly string[];
   /** Params struct fields, in order. */
   readonly params: readonly (readonly [string, ParamType])[];
   /** Workgroup size override name(s) and defaults, set from TS. */
@@ -28,16 +34,27 @@ export interface KernelSpec {
 
 export type StorageKind = 'f32' | 'f16' | 'f16packed';
 
+/** The bindings whose element type the prelude defines, in binding order. */
+export function typedBindings(spec: KernelSpec): string[] {
+  return spec.bindings.filter((b) => spec.weights?.includes(b) || spec.activations?.includes(b));
+}
+
 export function weightPrelude(spec: KernelSpec, kinds: Readonly<Record<string, StorageKind>>): string {
   const lines: string[] = [];
   let enableF16 = false;
-  for (const name of spec.weights ?? []) {
+  for (const name of typedBindings(spec)) {
     const kind = kinds[name] ?? 'f32';
+    const output = spec.outputs.includes(name);
+    if (kind === 'f16packed' && (output || !spec.weights?.includes(name))) {
+      throw new Error(`${spec.shader}: binding '${name}' cannot be packed f16 (only read-only weights can)`);
+    }
     if (kind === 'f32') {
       lines.push(`alias ${name}_t = f32;`, `fn ${name}_at(i: u32) -> f32 { return ${name}[i]; }`);
+      if (output) lines.push(`fn ${name}_put(i: u32, v: f32) { ${name}[i] = v; }`);
     } else if (kind === 'f16') {
       enableF16 = true;
       lines.push(`alias ${name}_t = f16;`, `fn ${name}_at(i: u32) -> f32 { return f32(${name}[i]); }`);
+      if (output) lines.push(`fn ${name}_put(i: u32, v: f32) { ${name}[i] = f16(v); }`);
     } else {
       lines.push(
         `alias ${name}_t = u32;`,

@@ -3,7 +3,7 @@
 // submits it once. Within one submission WebGPU orders dispatches, so a buffer freed by one op can be reused by
 // a later op's output right away. Uploads always get a fresh mapped buffer, so they never race pending work.
 import { DeviceLostError, type GpuContext } from './device.ts';
-import { packParams, weightPrelude, type KernelSpec, type StorageKind } from './kernel.ts';
+import { packParams, typedBindings, weightPrelude, type KernelSpec, type StorageKind } from './kernel.ts';
 import { loadShader } from './shader_source.ts';
 import type { DType, Tensor } from '../ops/ops.ts';
 import { numel, shapeStr } from '../ops/ops.ts';
@@ -79,6 +79,18 @@ export class GpuRuntime {
 
   get f16(): boolean {
     return this.ctx.features.shaderF16;
+  }
+
+  private actDtype: DType = 'f32';
+
+  /** Storage type of activations (op outputs of the network ops): 'f16' only where the device has shader-f16. */
+  get activationDtype(): DType {
+    return this.actDtype;
+  }
+
+  set activationDtype(d: DType) {
+    if (d === 'f16' && !this.f16) throw new Error('f16 activations need the shader-f16 feature, which this adapter lacks');
+    this.actDtype = d;
   }
 
   private checkAlive(): void {
@@ -212,7 +224,7 @@ export class GpuRuntime {
   }
 
   pipeline(spec: KernelSpec, kinds: Readonly<Record<string, StorageKind>> = {}, constants: Record<string, number> = {}) {
-    const kindKey = (spec.weights ?? []).map((w) => kinds[w] ?? 'f32').join(',');
+    const kindKey = typedBindings(spec).map((w) => kinds[w] ?? 'f32').join(',');
     const key = `${spec.shader}:${spec.entry ?? 'main'}:${kindKey}:${JSON.stringify(constants)}`;
     let p = this.pipelines.get(key);
     if (!p) {
@@ -249,7 +261,7 @@ export class GpuRuntime {
       throw new Error(`${spec.shader}: ${tensors.length} buffers for ${spec.bindings.length} bindings`);
     }
     const kinds: Record<string, StorageKind> = {};
-    for (const w of spec.weights ?? []) kinds[w] = this.storageKind(tensors[spec.bindings.indexOf(w)]);
+    for (const w of typedBindings(spec)) kinds[w] = this.storageKind(tensors[spec.bindings.indexOf(w)]);
     const wg: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
     if (wg.some((n) => n > 65535)) throw new Error(`${spec.shader}: workgroup count ${wg} over 65535`);
     if (wg.some((n) => n === 0)) return;
