@@ -33,6 +33,11 @@ const FLAGS = {
   'max-size': { type: 'number', value: 'PX', help: 'longest side the photo is scaled down to (default 512)' },
   variant: { type: 'string', value: 'fp16|fp32|auto', help: 'weight files to load (default auto: fp16 where present)' },
   backend: { type: 'string', value: 'webgpu|cpu', help: 'where to compute (default webgpu; cpu is the slow reference)' },
+  activations: {
+    type: 'string',
+    value: 'f32|f16|auto',
+    help: 'activation storage on webgpu (default f32; f16 needs shader-f16, auto picks f16 where present)',
+  },
   noise: { type: 'string', value: 'FILE', help: 'replay recorded noise: safetensors with latents_noise and step{i}.noise' },
   'noise-prefix': { type: 'string', value: 'PREFIX', help: 'key prefix inside --noise, e.g. "run1."' },
   dump: { type: 'string', value: 'DIR', help: 'also write DIR/pipeline.safetensors with the intermediate tensors' },
@@ -58,6 +63,7 @@ interface EditArgs {
   maxSize: number;
   variant: Variant;
   backend: 'webgpu' | 'cpu';
+  activations: 'f32' | 'f16' | 'auto';
   noise?: string;
   noisePrefix: string;
   dump?: string;
@@ -106,6 +112,7 @@ export function parseEditArgs(argv: string[]): EditArgs {
     maxSize: wholeNumber(flags['max-size'], 'max-size', 512, 8),
     variant: oneOf(flags.variant, ['fp16', 'fp32', 'auto'] as const, 'variant', 'auto'),
     backend: oneOf(flags.backend, ['webgpu', 'cpu'] as const, 'backend', 'webgpu'),
+    activations: oneOf(flags.activations, ['f32', 'f16', 'auto'] as const, 'activations', 'f32'),
     noise: flags.noise,
     noisePrefix: flags['noise-prefix'] ?? '',
     dump: flags.dump,
@@ -149,14 +156,20 @@ async function openNoise(path: string, steps: number, prefix: string, latentShap
   return recordedNoise(file, steps, prefix);
 }
 
-async function makeBackend(kind: 'webgpu' | 'cpu', progress: Progress): Promise<Backend> {
+async function makeBackend(kind: 'webgpu' | 'cpu', activations: 'f32' | 'f16' | 'auto', progress: Progress): Promise<Backend> {
   if (kind === 'cpu') {
     progress.note('backend cpu (the reference: slow)');
     return new CpuBackend();
   }
   const ctx = await acquireNodeDevice();
-  progress.note(`backend webgpu: ${describeAdapter(ctx)}`);
-  return new WebGpuBackend(ctx);
+  const be = new WebGpuBackend(ctx);
+  const dtype = activations === 'auto' ? (ctx.features.shaderF16 ? 'f16' : 'f32') : activations;
+  if (dtype === 'f16' && !ctx.features.shaderF16) {
+    throw new UsageError(`--activations f16 needs an adapter with shader-f16; this one has none (${describeAdapter(ctx)})`);
+  }
+  be.rt.activationDtype = dtype;
+  progress.note(`backend webgpu (${dtype} activations): ${describeAdapter(ctx)}`);
+  return be;
 }
 
 export async function runEdit(argv: string[]): Promise<number> {
@@ -181,7 +194,7 @@ export async function runEdit(argv: string[]): Promise<number> {
 
   // 2. device, weights, networks
   const progress = new Progress();
-  const be = await makeBackend(a.backend, progress);
+  const be = await makeBackend(a.backend, a.activations, progress);
   progress.begin('loading weights');
   const folder = await loadPipelineFolder(source, {
     variant: a.variant,
