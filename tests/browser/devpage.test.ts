@@ -1,5 +1,5 @@
-// The dev page at / in Chromium: it names the adapter Chromium reports and lists the key limits with the values
-// the device really has; screenshots at desktop and phone sizes go to test-results/ for a human look.
+// "About this GPU" on the editor page in Chromium: it names the adapter Chromium reports and lists the key limits
+// with the values the device really has; screenshots at desktop and phone sizes go to test-results/ for a human look.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactPath, startBrowserHarness, type BrowserHarness } from './harness.ts';
 
@@ -15,7 +15,7 @@ const VIEWPORTS = [
   { name: 'devpage-mobile.png', width: 390, height: 844 },
 ];
 
-describe('dev page', () => {
+describe('About this GPU', () => {
   let h: BrowserHarness;
   beforeAll(async () => {
     h = await startBrowserHarness();
@@ -29,11 +29,15 @@ describe('dev page', () => {
       const page = await h.newPage('/', { viewport: { width: vp.width, height: vp.height } });
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      const panel = page.getByTestId('adapter-panel');
-      await panel.waitFor();
-
       await expect(page.title()).resolves.toBe('Retouch');
       expect(await page.locator('.brand').innerText()).toBe('Retouch');
+      // the adapter details are one click away, in a dialog
+      await page.getByRole('button', { name: 'About this GPU', exact: true }).click();
+      const dialog = page.getByRole('dialog', { name: 'About this GPU' });
+      await dialog.waitFor();
+      const panel = dialog.getByTestId('adapter-panel');
+      await panel.waitFor();
+
       // The name comes from the same adapter the harness saw (Chromium's SwiftShader here).
       const name = await page.getByTestId('adapter-name').innerText();
       const { vendor, architecture } = h.adapter.info;
@@ -49,10 +53,15 @@ describe('dev page', () => {
       }
       const f16 = await page.locator('[data-feature="shader-f16"]').getAttribute('data-enabled');
       expect(f16).toBe(String(h.adapter.features.shaderF16));
+      // the engine worker's own adapter line, once it has started
+      await dialog.getByTestId('engine-adapter').waitFor();
+      expect(await dialog.getByTestId('engine-adapter').innerText()).toContain(architecture || vendor);
       // Nothing spills sideways on a phone.
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow).toBeLessThanOrEqual(0);
-      await page.screenshot({ path: artifactPath(vp.name), fullPage: true });
+      await page.screenshot({ path: artifactPath(vp.name) });
+      await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+      await expect(dialog.isVisible()).resolves.toBe(false);
       expect(errors).toEqual([]);
       await page.close();
     });
