@@ -1,6 +1,8 @@
 // Fused multi-head attention, flash style: y = softmax(q k^T * scale [causal: keys j > i masked]) v for each
 // (batch, head), with an online softmax (running max m and sum l per query row), so the [Nq, Nk] score matrix
-// never exists in memory; f32 throughout. q [B,Nq,H*D], k/v [B,Nk,H*D], y [B,Nq,H*D]; head h = channels h*D...
+// never exists in memory. q, k, v and y are activations (f32 or f16 storage, read through q_at/k_at/v_at and
+// written through y_put); staging, scores, the running max and sum and the accumulators are f32 in any case.
+// q [B,Nq,H*D], k/v [B,Nk,H*D], y [B,Nq,H*D]; head h = channels h*D...
 // Tiling: a workgroup of 256 invocations owns BQ = 16 query rows of one (batch, head) and walks the keys in tiles
 // of BK = 16. Invocation (r, c) = (lid / 16, lid % 16) computes the score of row r and key c from Q and K chunks
 // of DC = 80 channels staged in workgroup memory (D is walked in chunks, so memory stays at 11 KiB for any D).
@@ -18,10 +20,10 @@ const DC = 80u;     // channels per staged chunk
 const DS = 81u;     // row stride in workgroup memory (odd: no bank conflicts between rows)
 const OMAX = 32u;   // largest DPT: D <= 512
 
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<q_t>;
+@group(0) @binding(1) var<storage, read> k: array<k_t>;
+@group(0) @binding(2) var<storage, read> v: array<v_t>;
+@group(0) @binding(3) var<storage, read_write> y: array<y_t>;
 
 struct Params {
   Nq: u32,
@@ -52,7 +54,7 @@ fn stage(which: u32, base: u32, row0: u32, rows: u32, d0: u32, dl: u32, lid: u32
       var val = 0.0;
       if (row0 + rr < rows) {
         let idx = base + (row0 + rr) * C + d0 + dd;
-        if (which == 0u) { val = q[idx]; } else if (which == 1u) { val = k[idx]; } else { val = v[idx]; }
+        if (which == 0u) { val = q_at(idx); } else if (which == 1u) { val = k_at(idx); } else { val = v_at(idx); }
       }
       if (which == 0u) { qs[rr * DS + dd] = val; } else { kvs[rr * DS + dd] = val; }
     }
@@ -129,7 +131,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   if (i < p.Nq) {
     for (var t = 0u; t < DPT; t++) {
       let d = c + BK * t;
-      if (d < p.D) { y[qBase + i * C + d] = o[t] / l; }
+      if (d < p.D) { y_put(qBase + i * C + d, o[t] / l); }
     }
   }
 }

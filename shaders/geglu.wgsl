@@ -1,10 +1,11 @@
 // GEGLU after its projection: x [..., 2C] -> y [..., C], y = x[..., :C] * gelu(x[..., C:]) with the exact erf GELU.
+// x and y are activations (f32 or f16 storage, x_at / y_put); the GELU is computed in f32.
 // Tiling: one invocation per output element; the grid is folded into 2D (flat index = gid.y * row + gid.x).
 
 override WG: u32 = 256u;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<x_t>;
+@group(0) @binding(1) var<storage, read_write> y: array<y_t>;
 
 struct Params {
   n: u32,    // elements in y
@@ -28,7 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (i >= p.n) { return; }
   let r = i / p.C;
   let c = i % p.C;
-  let a = x[r * 2u * p.C + c];
-  let g = x[r * 2u * p.C + p.C + c];
-  y[i] = a * (0.5 * g * (1.0 + erf_approx(g * 0.7071067811865476)));
+  let a = x_at(r * 2u * p.C + c);
+  let g = x_at(r * 2u * p.C + p.C + c);
+  y_put(i, a * (0.5 * g * (1.0 + erf_approx(g * 0.7071067811865476))));
 }

@@ -1,7 +1,8 @@
-// Group normalization (optionally fused with SiLU): x [N, C, ...spatial] f32 -> y, same shape. Each (n, group)
+// Group normalization (optionally fused with SiLU): x [N, C, ...spatial] -> y, same shape. Each (n, group)
 // is normalized over its C/groups channels and all spatial positions, which in NCHW are one contiguous run of
 // len = (C/groups) * S values. Biased variance, eps inside the square root, then y = xhat * gamma[c] + beta[c]
-// (gamma, beta f32 or f16, read through gamma_at / beta_at), then SiLU when p.silu != 0.
+// (gamma, beta f32 or f16, read through gamma_at / beta_at), then SiLU when p.silu != 0. x and y are activations
+// (f32 or f16 storage, x_at / y_put): statistics, normalization and SiLU are f32 whatever the storage.
 // Tiling: one workgroup per (n, group), WG invocations striding over the run (neighbouring invocations read
 // neighbouring values). Three passes over the run: sum -> mean, sum of squared deviations -> variance (two-pass,
 // so a large mean does not cancel), then the normalized write; each partial sum is f32, combined by a tree
@@ -11,10 +12,10 @@
 
 override WG: u32 = 256u;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<x_t>;
 @group(0) @binding(1) var<storage, read> gamma: array<gamma_t>;
 @group(0) @binding(2) var<storage, read> beta: array<beta_t>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<y_t>;
 
 struct Params {
   C: u32,      // channels
@@ -53,20 +54,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let inv_len = 1.0 / f32(len);
 
   var s = 0.0;
-  for (var i = li; i < len; i += WG) { s += x[base + i]; }
+  for (var i = li; i < len; i += WG) { s += x_at(base + i); }
   let mean = wg_sum(s, li) * inv_len;
 
   var q = 0.0;
   for (var i = li; i < len; i += WG) {
-    let d = x[base + i] - mean;
+    let d = x_at(base + i) - mean;
     q += d * d;
   }
   let rstd = inverseSqrt(wg_sum(q, li) * inv_len + p.eps);
 
   for (var i = li; i < len; i += WG) {
     let c = c0 + i / p.S;
-    var v = (x[base + i] - mean) * rstd * gamma_at(c) + beta_at(c);
+    var v = (x_at(base + i) - mean) * rstd * gamma_at(c) + beta_at(c);
     if (p.silu != 0u) { v = v / (1.0 + exp(-v)); }
-    y[base + i] = v;
+    y_put(base + i, v);
   }
 }

@@ -1,5 +1,6 @@
-// Layer normalization over the last dim: x [rows, C] f32 -> y [rows, C]; biased variance, eps inside the square
-// root, y = xhat * gamma[c] + beta[c] (gamma, beta f32 or f16, read through gamma_at / beta_at).
+// Layer normalization over the last dim: x [rows, C] -> y [rows, C]; biased variance, eps inside the square
+// root, y = xhat * gamma[c] + beta[c] (gamma, beta f32 or f16, read through gamma_at / beta_at). x and y are
+// activations (f32 or f16 storage, x_at / y_put): statistics and normalization are f32 whatever the storage.
 // Tiling: one workgroup per row, WG invocations striding over its C values (neighbouring invocations read
 // neighbouring values; C is 320..1280 in the UNet, 768 in CLIP). Three passes over the row: sum -> mean, sum of
 // squared deviations -> variance (two-pass, so a large mean does not cancel), then the normalized write; partial
@@ -8,10 +9,10 @@
 
 override WG: u32 = 128u;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<x_t>;
 @group(0) @binding(1) var<storage, read> gamma: array<gamma_t>;
 @group(0) @binding(2) var<storage, read> beta: array<beta_t>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<y_t>;
 
 struct Params {
   C: u32,    // normalized (last) dim
@@ -44,17 +45,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let inv_c = 1.0 / f32(p.C);
 
   var s = 0.0;
-  for (var i = li; i < p.C; i += WG) { s += x[base + i]; }
+  for (var i = li; i < p.C; i += WG) { s += x_at(base + i); }
   let mean = wg_sum(s, li) * inv_c;
 
   var q = 0.0;
   for (var i = li; i < p.C; i += WG) {
-    let d = x[base + i] - mean;
+    let d = x_at(base + i) - mean;
     q += d * d;
   }
   let rstd = inverseSqrt(wg_sum(q, li) * inv_c + p.eps);
 
   for (var i = li; i < p.C; i += WG) {
-    y[base + i] = (x[base + i] - mean) * rstd * gamma_at(i) + beta_at(i);
+    y_put(base + i, (x_at(base + i) - mean) * rstd * gamma_at(i) + beta_at(i));
   }
 }

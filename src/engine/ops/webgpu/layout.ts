@@ -1,14 +1,17 @@
 // Layout op wrappers: nearest upsample (shaders/upsample_nearest.wgsl), concat and slice as strided block copies
-// (shaders/copy_axis.wgsl), and the NCHW <-> NLC tiled transposes (shaders/transpose.wgsl).
+// (shaders/copy_axis.wgsl), and the NCHW <-> NLC tiled transposes (shaders/transpose.wgsl). Layout ops move values
+// without arithmetic, so the output keeps the input's dtype (f32 or f16); concat of mixed dtypes gives f32, the
+// lossless choice (f16 -> f32 is exact), so e.g. f32 latents concatenated with f16 image latents lose nothing.
 import type { KernelSpec } from '../../gpu/kernel.ts';
 import type { GpuRuntime, GpuTensor } from '../../gpu/runtime.ts';
-import { assertShape, numel, shapeStr } from '../ops.ts';
+import { assertShape, numel, shapeStr, type DType } from '../ops.ts';
 import { grid1d } from './grid.ts';
 
 export const upsampleSpec: KernelSpec = {
   shader: 'upsample_nearest',
   bindings: ['x', 'y'],
   outputs: ['y'],
+  activations: ['x', 'y'],
   params: [['n', 'u32'], ['H', 'u32'], ['W', 'u32'], ['outH', 'u32'], ['outW', 'u32'], ['row', 'u32']],
   workgroupSize: 256,
 };
@@ -17,6 +20,7 @@ export const copyAxisSpec: KernelSpec = {
   shader: 'copy_axis',
   bindings: ['x', 'y'],
   outputs: ['y'],
+  activations: ['x', 'y'],
   params: [['n', 'u32'], ['blk', 'u32'], ['srcRow', 'u32'], ['srcOff', 'u32'], ['dstRow', 'u32'], ['dstOff', 'u32'], ['row', 'u32']],
   workgroupSize: 256,
 };
@@ -25,12 +29,14 @@ export const transposeSpec: KernelSpec = {
   shader: 'transpose',
   bindings: ['x', 'y'],
   outputs: ['y'],
+  activations: ['x', 'y'],
   params: [['R', 'u32'], ['K', 'u32']],
   workgroupSize: 256,
 };
 
-function expectF32(what: string, t: GpuTensor): void {
-  if (t.dtype !== 'f32') throw new Error(`${what}: expected an f32 activation, got ${t.dtype}`);
+/** The dtype of a concatenation: the inputs' common dtype, or f32 when they differ. */
+export function concatDtype(xs: readonly { dtype: DType }[]): DType {
+  return xs.every((t) => t.dtype === 'f16') ? 'f16' : 'f32';
 }
 
 function aroundAxis(shape: readonly number[], axis: number): { outer: number; size: number; inner: number } {
@@ -41,12 +47,11 @@ function aroundAxis(shape: readonly number[], axis: number): { outer: number; si
 /** x [N,C,H,W] -> [N,C,outH,outW], src = floor(dst * in / out). */
 export function upsampleNearest(rt: GpuRuntime, x: GpuTensor, outH: number, outW: number): GpuTensor {
   assertShape('upsampleNearest x', x, 4);
-  expectF32('upsampleNearest', x);
   if (!(Number.isInteger(outH) && Number.isInteger(outW) && outH > 0 && outW > 0)) {
     throw new Error(`upsampleNearest: bad size ${outH}x${outW}`);
   }
   const [N, C, H, W] = x.shape;
-  const y = rt.empty([N, C, outH, outW]);
+  const y = rt.empty([N, C, outH, outW], x.dtype);
   const { groups, row } = grid1d(y.size, 256);
   rt.dispatch(upsampleSpec, [x, y], { n: y.size, H, W, outH, outW, row }, groups);
   return y;
@@ -64,7 +69,6 @@ export function concat(rt: GpuRuntime, xs: GpuTensor[], axis: number): GpuTensor
   if (xs.length === 0) throw new Error('concat: no tensors');
   const first = xs[0].shape;
   for (const t of xs) {
-    expectF32('concat', t);
     if (t.shape.length !== first.length || t.shape.some((d, i) => i !== axis && d !== first[i])) {
       throw new Error(`concat on axis ${axis}: ${xs.map((u) => shapeStr(u.shape)).join(' ')}`);
     }
@@ -72,7 +76,7 @@ export function concat(rt: GpuRuntime, xs: GpuTensor[], axis: number): GpuTensor
   const shape = [...first];
   shape[axis] = xs.reduce((s, t) => s + t.shape[axis], 0);
   const { outer, inner, size: total } = aroundAxis(shape, axis);
-  const y = rt.empty(shape);
+  const y = rt.empty(shape, concatDtype(xs));
   let offset = 0; // where along the axis the current input starts
   for (const t of xs) {
     const len = t.shape[axis];
@@ -84,14 +88,13 @@ export function concat(rt: GpuRuntime, xs: GpuTensor[], axis: number): GpuTensor
 
 /** x[..., start:end, ...] along `axis`. */
 export function slice(rt: GpuRuntime, x: GpuTensor, axis: number, start: number, end: number): GpuTensor {
-  expectF32('slice', x);
   const { outer, size, inner } = aroundAxis(x.shape, axis);
   if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= size)) {
     throw new Error(`slice: [${start}, ${end}) out of range on axis ${axis} of ${shapeStr(x.shape)}`);
   }
   const shape = [...x.shape];
   shape[axis] = end - start;
-  const y = rt.empty(shape);
+  const y = rt.empty(shape, x.dtype);
   copyBlock(rt, x, y, outer, (end - start) * inner, [size * inner, start * inner], [(end - start) * inner, 0]);
   return y;
 }
@@ -106,9 +109,8 @@ function transpose(rt: GpuRuntime, x: GpuTensor, y: GpuTensor, N: number, R: num
 /** [N,C,H,W] -> [N,H*W,C]. */
 export function nchwToNlc(rt: GpuRuntime, x: GpuTensor): GpuTensor {
   assertShape('nchwToNlc x', x, 4);
-  expectF32('nchwToNlc', x);
   const [N, C, H, W] = x.shape;
-  const y = rt.empty([N, H * W, C]);
+  const y = rt.empty([N, H * W, C], x.dtype);
   transpose(rt, x, y, N, C, H * W);
   return y;
 }
@@ -116,10 +118,9 @@ export function nchwToNlc(rt: GpuRuntime, x: GpuTensor): GpuTensor {
 /** [N,H*W,C] -> [N,C,H,W]. */
 export function nlcToNchw(rt: GpuRuntime, x: GpuTensor, h: number, w: number): GpuTensor {
   assertShape('nlcToNchw x', x, 3);
-  expectF32('nlcToNchw', x);
   const [N, L, C] = x.shape;
   if (L !== h * w) throw new Error(`nlcToNchw: ${L} positions is not ${h}x${w}`);
-  const y = rt.empty([N, C, h, w]);
+  const y = rt.empty([N, C, h, w], x.dtype);
   transpose(rt, x, y, N, L, C);
   return y;
 }

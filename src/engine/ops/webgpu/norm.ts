@@ -1,4 +1,5 @@
 // Group and layer normalization (shaders/group_norm.wgsl, shaders/layer_norm.wgsl): one workgroup per group or row.
+// x may be an f32 or f16 activation; y takes rt.activationDtype; the statistics are f32 either way.
 import type { KernelSpec } from '../../gpu/kernel.ts';
 import type { GpuRuntime, GpuTensor } from '../../gpu/runtime.ts';
 import { shapeStr, type GroupNormOptions } from '../ops.ts';
@@ -9,6 +10,7 @@ export const groupNormSpec: KernelSpec = {
   bindings: ['x', 'gamma', 'beta', 'y'],
   outputs: ['y'],
   weights: ['gamma', 'beta'],
+  activations: ['x', 'y'],
   params: [
     ['C', 'u32'],
     ['S', 'u32'],
@@ -26,6 +28,7 @@ export const layerNormSpec: KernelSpec = {
   bindings: ['x', 'gamma', 'beta', 'y'],
   outputs: ['y'],
   weights: ['gamma', 'beta'],
+  activations: ['x', 'y'],
   params: [
     ['C', 'u32'],
     ['rows', 'u32'],
@@ -44,13 +47,12 @@ function checkAffine(op: string, C: number, gamma: GpuTensor, beta: GpuTensor): 
 /** x [N,C,...spatial] -> same shape; statistics per (n, group). */
 export function groupNorm(rt: GpuRuntime, x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, o: GroupNormOptions): GpuTensor {
   if (x.shape.length < 2) throw new Error(`groupNorm: x must be [N,C,...], got ${shapeStr(x.shape)}`);
-  if (x.dtype !== 'f32') throw new Error('groupNorm: x must be f32');
   const [N, C] = x.shape;
   if (!Number.isInteger(o.groups) || o.groups <= 0 || C % o.groups !== 0) {
     throw new Error(`groupNorm: ${C} channels not divisible into ${o.groups} groups`);
   }
   checkAffine('groupNorm', C, gamma, beta);
-  const y = rt.empty(x.shape);
+  const y = rt.empty(x.shape, rt.activationDtype);
   checkBindings(rt, 'groupNorm', { x, gamma, beta, y });
   const units = N * o.groups;
   const { groups, row } = tileGrid(units);
@@ -62,10 +64,9 @@ export function groupNorm(rt: GpuRuntime, x: GpuTensor, gamma: GpuTensor, beta: 
 /** x [..., C] -> same shape, normalized over the last dim. */
 export function layerNorm(rt: GpuRuntime, x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, eps: number): GpuTensor {
   if (x.shape.length < 1) throw new Error('layerNorm: x must have a last dim');
-  if (x.dtype !== 'f32') throw new Error('layerNorm: x must be f32');
   const C = x.shape[x.shape.length - 1];
   checkAffine('layerNorm', C, gamma, beta);
-  const y = rt.empty(x.shape);
+  const y = rt.empty(x.shape, rt.activationDtype);
   checkBindings(rt, 'layerNorm', { x, gamma, beta, y });
   const rows = C === 0 ? 0 : x.size / C;
   const { groups, row } = tileGrid(rows);
