@@ -1,15 +1,19 @@
-// 2-D convolution, NCHW, zero padding, as an implicit GEMM: output pixels (M = batch * ho * wo) x output channels
+// 2-D convolution, zero padding, as an implicit GEMM: output pixels (M = batch * ho * wo) x output channels
 // (cout) x reduction K = cin * kh * kw. A[m, k] = x[img, ci, oy * stride - pad_t + ky, ox * stride - pad_l + kx]
-// (zero outside the image) is gathered on the fly, never materialized; B[k, co] = w[co * K + k] (w [cout,cin,kh,kw]
-// is already [cout, K]). x and y are f32; w and bias f32 or f16 (read through w_at / bias_at); f32 accumulation.
+// (zero outside the map) is gathered on the fly, never materialized; B[k, co] = w[co * K + k] (w [cout,cin,kh,kw]
+// is already [cout, K]). x, y, res and cb are activations (x_at / y_put: f32 or f16 storage); w and bias f32 or
+// f16 (w_at / bias_at); f32 accumulation.
+// Layouts by strides: x element (img, ci, pixel) sits at img * cin * h * w + ci * x_cs + pixel * x_ps (NCHW:
+// x_cs = h * w, x_ps = 1; NLC tokens: x_cs = 1, x_ps = cin), y likewise with y_cs / y_ps. With `up`, the
+// convolution runs over x resized (nearest) to uh x uw: row iy of the resized map is row iy * h / uh of x.
+// Epilogue: y = acc + bias[co] + cb[img * cb_row + cb_off + co] (per-item channel bias) + res[y index].
 // Tiling: a workgroup of 256 invocations (16 x 16) owns 64 pixels x 64 output channels and walks K in steps of 16,
 // staging A[64 px, 16 k] (each invocation always gathers the same pixel, decomposed once, so neighbouring
 // invocations read neighbouring x positions) and w[64 co, 16 k] (loaded along k, contiguous) in workgroup memory
 // (2 x 4 KiB, k-major). Each invocation keeps a 4 x 4 register tile: pixels tx + 16 i, channels ty + 16 j, so
 // neighbouring invocations store neighbouring pixels of an NCHW plane. Edges load zeros and skip the store.
 // Tiles are numbered (pixel tile, channel tile), channel fastest, folded into rows of `row` workgroups.
-// Limits: x, w and y are each bound whole, so each must fit maxStorageBufferBindingSize (128 MiB by default:
-// the VAE's 128-channel 512 x 512 maps are exactly that); indices are u32.
+// Limits: every tensor is bound whole, so each must fit maxStorageBufferBindingSize; indices are u32.
 
 override WG: u32 = 256u; // must stay 256: 16 x 16 invocations x 4 x 4 outputs cover the 64 x 64 tile
 
@@ -17,14 +21,16 @@ const TM = 64u; // pixels per tile
 const TN = 64u; // output channels per tile
 const TK = 16u;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<x_t>;
 @group(0) @binding(1) var<storage, read> w: array<w_t>;
 @group(0) @binding(2) var<storage, read> bias: array<bias_t>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read> cb: array<cb_t>;
+@group(0) @binding(4) var<storage, read> res: array<res_t>;
+@group(0) @binding(5) var<storage, read_write> y: array<y_t>;
 
 struct Params {
   cin: u32,
-  h: u32,
+  h: u32,        // x's own size
   w: u32,
   cout: u32,
   ho: u32,
@@ -34,14 +40,25 @@ struct Params {
   stride: u32,
   pad_t: u32,
   pad_l: u32,
+  uh: u32,       // the convolved map's size: the upsample target, or h / w
+  uw: u32,
+  up: u32,       // 1: nearest-resize x from h x w to uh x uw
+  x_cs: u32,     // x strides of a channel and of a pixel
+  x_ps: u32,
+  y_cs: u32,     // y strides of a channel and of a pixel
+  y_ps: u32,
   M: u32,        // batch * ho * wo
   K: u32,        // cin * kh * kw
   has_bias: u32, // 0: bias is a dummy buffer
+  has_cb: u32,   // 0: cb is a dummy buffer
+  cb_row: u32,   // cb row length (S of the [N, S] table)
+  cb_off: u32,   // first cb column of channel 0
+  has_res: u32,  // 0: res is a dummy buffer
   tiles_n: u32,  // ceil(cout / 64)
   tiles: u32,    // ceil(M / 64) * tiles_n
   row: u32,      // workgroups per grid row
 }
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(6) var<uniform> p: Params;
 
 var<workgroup> xs: array<f32, 1024>; // [TK][TM]
 var<workgroup> ws: array<f32, 1024>; // [TK][TN]
@@ -81,8 +98,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let ky = rem / p.kw;
         let iy = iy0 + i32(ky);
         let ix = ix0 + i32(rem - ky * p.kw);
-        if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-          a = x[xbase + (ci * p.h + u32(iy)) * p.w + u32(ix)];
+        if (iy >= 0 && iy < i32(p.uh) && ix >= 0 && ix < i32(p.uw)) {
+          var sy = u32(iy);
+          var sx = u32(ix);
+          if (p.up != 0u) {
+            sy = sy * p.h / p.uh;
+            sx = sx * p.w / p.uw;
+          }
+          a = x_at(xbase + ci * p.x_cs + (sy * p.w + sx) * p.x_ps);
         }
       }
       xs[(gk + 4u * r) * TM + li % TM] = a;
@@ -109,7 +132,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (p.has_bias != 0u) { b = bias_at(co); }
     for (var i = 0u; i < 4u; i++) {
       let m = m0 + tx + 16u * i;
-      if (m < p.M) { y[((m / plane) * p.cout + co) * plane + m % plane] = acc[j][i] + b; }
+      if (m >= p.M) { continue; }
+      let img = m / plane;
+      let o = img * p.cout * plane + co * p.y_cs + (m % plane) * p.y_ps;
+      var v = acc[j][i] + b;
+      if (p.has_cb != 0u) { v += cb_at(img * p.cb_row + p.cb_off + co); }
+      if (p.has_res != 0u) { v += res_at(o); }
+      y_put(o, v);
     }
   }
 }

@@ -1,4 +1,5 @@
-// Element-wise ops over flat f32 arrays, chosen by the OP override (see src/engine/ops/webgpu/elementwise.ts):
+// Element-wise ops over flat arrays, chosen by the OP override (see src/engine/ops/webgpu/elementwise.ts); a, b and y
+// are activations (a_at / b_at / y_put: f32 or f16 storage), computed in f32:
 //   unary  (b unused): 0 silu, 1 gelu (exact erf), 2 quick_gelu, 3 exp, 4 clamp(lo=s, hi=t), 5 x*s+t
 //   binary:            10 a+b, 11 a*b, 12 a + b[(i / inner) % C + C * (i / (inner*C))] (per-channel add)
 // Tiling: one invocation per element; the grid is folded into 2D (x, y) so that very large tensors stay under
@@ -7,9 +8,9 @@
 override WG: u32 = 256u;
 override OP: u32 = 0u;
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<a_t>;
+@group(0) @binding(1) var<storage, read> b: array<b_t>;
+@group(0) @binding(2) var<storage, read_write> y: array<y_t>;
 
 struct Params {
   n: u32,      // elements in y
@@ -38,7 +39,7 @@ fn sigmoid(x: f32) -> f32 {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.y * p.row + gid.x;
   if (i >= p.n) { return; }
-  let x = a[i];
+  let x = a_at(i);
   var r: f32;
   switch OP {
     case 0u: { r = x * sigmoid(x); }
@@ -47,14 +48,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     case 3u: { r = exp(x); }
     case 4u: { r = clamp(x, p.s, p.t); }
     case 5u: { r = x * p.s + p.t; }
-    case 10u: { r = x + b[i]; }
-    case 11u: { r = x * b[i]; }
+    case 10u: { r = x + b_at(i); }
+    case 11u: { r = x * b_at(i); }
     case 12u: {
       let c = (i / p.inner) % p.C;
       let nb = i / (p.inner * p.C);
-      r = x + b[nb * p.C + c];
+      r = x + b_at(nb * p.C + c);
     }
     default: { r = x; }
   }
-  y[i] = r;
+  y_put(i, r);
 }

@@ -1,4 +1,5 @@
-// Batched matrix product y[z] = a[z] @ b[z]: a [B,M,K], b [B,K,N], y [B,M,N], all f32 activations, f32 accumulation.
+// Batched matrix product y[z] = a[z] @ b[z]: a [B,M,K], b [B,K,N], y [B,M,N], all activations (a_at / b_at / y_put:
+// f32 or f16 storage), f32 accumulation.
 // Tiling: a workgroup of 256 invocations (16 x 16) owns a 64 x 64 tile of one batch entry's y and walks K in steps
 // of 16. Each step stages a[64 rows, 16 k] (loaded along k, 16 invocations per row) and b[16 k, 64 cols] (loaded
 // along n, 64 invocations per row) in workgroup memory, both stored k-major (2 x 4 KiB). Each invocation keeps a
@@ -12,9 +13,9 @@ const TM = 64u;
 const TN = 64u;
 const TK = 16u;
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<a_t>;
+@group(0) @binding(1) var<storage, read> b: array<b_t>;
+@group(0) @binding(2) var<storage, read_write> y: array<y_t>;
 
 struct Params {
   M: u32,
@@ -54,12 +55,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let m = m0 + ar + 16u * r;
       let ka = k0 + ak;
       var va = 0.0;
-      if (ka < p.K && m < p.M) { va = a[a0 + m * p.K + ka]; }
+      if (ka < p.K && m < p.M) { va = a_at(a0 + m * p.K + ka); }
       as_[ak * TM + ar + 16u * r] = va;
       let kb = k0 + bk + 4u * r;
       let n = n0 + bn;
       var vb = 0.0;
-      if (kb < p.K && n < p.N) { vb = b[b0 + kb * p.N + n]; }
+      if (kb < p.K && n < p.N) { vb = b_at(b0 + kb * p.N + n); }
       bs[(bk + 4u * r) * TN + bn] = vb;
     }
     workgroupBarrier();
@@ -77,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (m >= p.M) { continue; }
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + tx + 16u * j;
-      if (n < p.N) { y[z * p.M * p.N + m * p.N + n] = acc[i][j]; }
+      if (n < p.N) { y_put(z * p.M * p.N + m * p.N + n, acc[i][j]); }
     }
   }
 }

@@ -539,3 +539,75 @@ describe('cpu ops against single-op VAE / UNet goldens', () => {
       { groups: 32, eps: 1e-5 }), U, 'unet.t0.conv_norm_out');
   });
 });
+
+describe('cpu fused op options (the separate ops they replace, on hand cases)', () => {
+  it('conv2d channelBias (row n of the table from `offset`) and residual, in that order after the bias', async () => {
+    // 1x1 conv of a [2,1,1,2] map with w = [1, 2], b = [0.5, -1]: y[n, c, p] = x * w[c] + b[c] + table[n, 1 + c] + r
+    const x = T([1, 2, 3, 4], [2, 1, 1, 2]);
+    const table = T([10, 20, 30, 40, 50, 60], [2, 3]);
+    const r = T([0.25, 0.25, 0.25, 0.25, 1, 1, 1, 1], [2, 2, 1, 2]);
+    const y = be.conv2d(x, T([1, 2], [2, 1, 1, 1]), T([0.5, -1], [2]), { channelBias: { table, offset: 1 }, residual: r });
+    expect(Array.from(await read(y))).toEqual([
+      1 + 0.5 + 20 + 0.25, 2 + 0.5 + 20 + 0.25, 2 - 1 + 30 + 0.25, 4 - 1 + 30 + 0.25,
+      3 + 0.5 + 50 + 1, 4 + 0.5 + 50 + 1, 6 - 1 + 60 + 1, 8 - 1 + 60 + 1,
+    ]);
+    expect(() => be.conv2d(x, T([1, 2], [2, 1, 1, 1]), null, { channelBias: { table, offset: 2 } })).toThrow(/channelBias/);
+  });
+
+  it('conv2d token layouts: an identity 1x1 conv writes tokens [N,HW,C] and reads them back to NCHW', async () => {
+    const x = seq(2 * 3 * 2 * 2, 11); // [2,3,2,2]
+    const eye = T([1, 0, 0, 0, 1, 0, 0, 0, 1], [3, 3, 1, 1]);
+    const tok = be.conv2d(T(x, [2, 3, 2, 2]), eye, null, { outputTokens: true });
+    expect(tok.shape).toEqual([2, 4, 3]);
+    const want: number[] = [];
+    for (let n = 0; n < 2; n++) for (let p = 0; p < 4; p++) for (let c = 0; c < 3; c++) want.push(x[(n * 3 + c) * 4 + p]);
+    expect(Array.from(await read(tok))).toEqual(want);
+    const back = be.conv2d(tok, eye, null, { inputTokens: [2, 2], residual: T(x, [2, 3, 2, 2]) });
+    expect(back.shape).toEqual([2, 3, 2, 2]);
+    expect(Array.from(await read(back))).toEqual(Array.from(x, (v) => f(2 * v)));
+  });
+
+  it('conv2d upsample: an identity 1x1 conv of the nearest-resized map 2x3 -> 4x5', async () => {
+    const y = be.conv2d(T([1, 2, 3, 4, 5, 6], [1, 1, 2, 3]), T([1], [1, 1, 1, 1]), null, { upsample: [4, 5] });
+    expect(y.shape).toEqual([1, 1, 4, 5]);
+    // rows 0,0,1,1; columns floor(x * 3 / 5) = 0,0,1,1,2
+    expect(Array.from(await read(y))).toEqual([1, 1, 2, 2, 3, 1, 1, 2, 2, 3, 4, 4, 5, 5, 6, 4, 4, 5, 5, 6]);
+  });
+
+  it('linear GEGLU epilogue, LayerNorm prologue and residual', async () => {
+    // h = x @ w^T with w = [[1,0],[0,1],[1,1],[0,0]] and bias [0,0,0,-1]: x = [1, 2] -> h = [1, 2, 3, -1]
+    const w = T([1, 0, 0, 1, 1, 1, 0, 0], [4, 2]);
+    const y = be.linear(T([1, 2], [1, 1, 2]), w, T([0, 0, 0, -1], [4]), { geglu: true, residual: T([10, 20], [1, 1, 2]) });
+    expect(y.shape).toEqual([1, 1, 2]);
+    expectClose('geglu', await read(y), [1 * 2.99595030590511, 2 * -0.15865525393145707].map((v, i) => v + [10, 20][i]), 1e-6);
+    // row [1, 2, 3, 4]: mean 2.5, biased variance 1.25; identity weight, gamma [1, 2, 1, 1], beta [0, 0, 0, 1]
+    const id = T([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], [4, 4]);
+    const ln = { gamma: T([1, 2, 1, 1], [4]), beta: T([0, 0, 0, 1], [4]), eps: 1e-5 };
+    const n = await read(be.linear(T([1, 2, 3, 4], [1, 4]), id, null, { layerNorm: ln }));
+    const rs = 1 / Math.sqrt(1.25 + 1e-5);
+    expectClose('ln prologue', n, [-1.5 * rs, 2 * -0.5 * rs, 0.5 * rs, 1.5 * rs + 1], 1e-6);
+    expect(() => be.linear(T([1, 2, 3], [1, 3]), T([1, 2, 3], [1, 3]), null, { geglu: true })).toThrow(/even/);
+  });
+
+  it('lincomb rounds like the scale-then-add chain and reads batch entries', async () => {
+    const e = seq(3 * 5, 21);
+    const y = be.lincomb([
+      { t: T(e, [3, 5]), batch: 0, coef: 7.5 },
+      { t: T(e, [3, 5]), batch: 1, coef: -6 },
+      { t: T(e, [3, 5]), batch: 2, coef: -0.5 },
+    ]);
+    expect(y.shape).toEqual([1, 5]);
+    const want = Array.from({ length: 5 }, (_, i) => f(f(f(e[i] * 7.5) + f(e[5 + i] * -6)) + f(e[10 + i] * -0.5)));
+    expect(Array.from(await read(y))).toEqual(want);
+    expect(() => be.lincomb([{ t: T(e, [3, 5]), coef: 1, batch: 3 }])).toThrow(/out of range/);
+  });
+
+  it('concatWeights stacks along dim 0 and keeps the dtype', async () => {
+    const a = be.weight({ dtype: 'f16', data: Uint16Array.from([0x3c00, 0x4000]) }, [1, 2]); // 1, 2
+    const b = be.weight({ dtype: 'f16', data: Uint16Array.from([0xc000, 0x3800, 0x0000, 0x7bff]) }, [2, 2]); // -2, 0.5, 0, 65504
+    const y = be.concatWeights([a, b]);
+    expect(y.shape).toEqual([3, 2]);
+    expect(y.dtype).toBe('f16');
+    expect(Array.from(await read(y))).toEqual([1, 2, -2, 0.5, 0, 65504]);
+  });
+});

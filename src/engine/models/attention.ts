@@ -2,10 +2,10 @@
 // on the text tokens, and the GEGLU feed-forward, each pre-LayerNorm with a residual add.
 import type { Tensor } from '../ops/ops.ts';
 import type { VarBuilder } from '../weights/var_builder.ts';
-import { Attention } from './attention_processor.ts';
+import { asPrologue, Attention } from './attention_processor.ts';
 import { backendOf, LayerNorm, Linear } from './layers.ts';
 
-/** GEGLU: proj to 2*dimOut, then first half * gelu(second half). */
+/** GEGLU: proj to 2*dimOut, then first half * gelu(second half) (the GELU gate is the projection's epilogue). */
 export class GEGLU {
   readonly proj: Linear;
   constructor(
@@ -16,13 +16,12 @@ export class GEGLU {
     this.proj = new Linear(vb.pp('proj'), dimIn, dimOut * 2);
   }
 
-  /** x [B, L, dimIn] -> [B, L, dimOut]. */
-  forward(x: Tensor): Tensor {
-    const be = backendOf(this.vb);
-    const p = this.proj.forward(x); // [B, L, 2*dimOut]
-    const out = be.geglu(p); // [B, L, dimOut]
-    be.release(p);
-    return out;
+  /**
+   * x [B, L, dimIn] -> h = proj(x) [B, L, 2*dimOut] -> h[..., :dimOut] * gelu(h[..., dimOut:]) [B, L, dimOut];
+   * x is first normalized by `norm` when given (inside the projection).
+   */
+  forward(x: Tensor, norm: LayerNorm | null = null): Tensor {
+    return backendOf(this.vb).linear(x, this.proj.weight, this.proj.bias, { geglu: true, layerNorm: asPrologue(norm) });
   }
 }
 
@@ -40,11 +39,11 @@ export class FeedForward {
     this.net_2 = new Linear(vb.pp('net').pp(2), inner, o.dimOut ?? dim);
   }
 
-  /** x [B, L, dim] -> [B, L, dimOut]. */
-  forward(x: Tensor): Tensor {
+  /** x [B, L, dim] -> [B, L, dimOut]: ff(norm(x)) + residual, the norm and the add fused into the linears. */
+  forward(x: Tensor, o: { norm?: LayerNorm; residual?: Tensor } = {}): Tensor {
     const be = backendOf(this.vb);
-    const h = this.net_0.forward(x); // [B, L, inner]
-    const out = this.net_2.forward(h); // [B, L, dimOut]
+    const h = this.net_0.forward(x, o.norm); // [B, L, inner]
+    const out = be.linear(h, this.net_2.weight, this.net_2.bias, { residual: o.residual }); // [B, L, dimOut]
     be.release(h);
     return out;
   }
@@ -87,25 +86,15 @@ export class BasicTransformerBlock {
   /** x [B, L, dim], encoderHiddenStates [B, T, crossDim] -> [B, L, dim]. */
   forward(x: Tensor, encoderHiddenStates: Tensor): Tensor {
     const be = backendOf(this.vb);
+    // Each LayerNorm runs inside the projections that read it and each residual add inside the last linear.
     // 1. self-attention: x1 = x + attn1(LN1(x))  (keys from the text when onlyCrossAttention)
-    const n1 = this.norm1.forward(x);
-    const a1 = this.config.onlyCrossAttention ? this.attn1.forward(n1, encoderHiddenStates) : this.attn1.forward(n1);
-    be.release(n1);
-    const x1 = be.add(x, a1);
-    be.release(a1);
+    const ctx = this.config.onlyCrossAttention ? encoderHiddenStates : null;
+    const x1 = this.attn1.forward(x, ctx, { norm: this.norm1, residual: x });
     // 2. cross-attention on the text tokens: x2 = x1 + attn2(LN2(x1), ehs)
-    const n2 = this.norm2.forward(x1);
-    const a2 = this.attn2.forward(n2, encoderHiddenStates);
-    be.release(n2);
-    const x2 = be.add(x1, a2);
-    be.release(a2);
+    const x2 = this.attn2.forward(x1, encoderHiddenStates, { norm: this.norm2, residual: x1 });
     be.release(x1);
     // 3. feed-forward: out = x2 + ff(LN3(x2))
-    const n3 = this.norm3.forward(x2);
-    const f = this.ff.forward(n3);
-    be.release(n3);
-    const out = be.add(x2, f);
-    be.release(f);
+    const out = this.ff.forward(x2, { norm: this.norm3, residual: x2 });
     be.release(x2);
     return out;
   }

@@ -1,9 +1,9 @@
 // diffusers' Attention module with its default processor: q/k/v projections, multi-head scaled dot-product
 // attention, output projection; optionally a GroupNorm on the input, a residual and an output rescale (the VAE
 // mid-block form). Works on tokens [B, L, C] or, like diffusers, on NCHW maps (flattened to H*W tokens and back).
-import type { Tensor } from '../ops/ops.ts';
+import type { LinearOptions, Tensor } from '../ops/ops.ts';
 import type { VarBuilder } from '../weights/var_builder.ts';
-import { backendOf, GroupNorm, Linear } from './layers.ts';
+import { backendOf, GroupNorm, type LayerNorm, Linear } from './layers.ts';
 
 export interface AttentionParams {
   queryDim: number;
@@ -27,6 +27,18 @@ export interface AttentionParams {
   upcastAttention?: boolean;
 }
 
+/** A LayerNorm run inside the linears that read its output (their prologue) instead of as its own op. */
+export function asPrologue(norm: LayerNorm | null | undefined): LinearOptions['layerNorm'] {
+  return norm ? { gamma: norm.weight, beta: norm.bias, eps: norm.eps } : undefined;
+}
+
+/** Cross-attention K and V of one encoder_hidden_states tensor, kept while caching is on. */
+interface KVCache {
+  ehs: Tensor;
+  k: Tensor;
+  v: Tensor;
+}
+
 export class Attention {
   readonly to_q: Linear;
   readonly to_k: Linear;
@@ -39,6 +51,9 @@ export class Attention {
   readonly scale: number;
   readonly residualConnection: boolean;
   readonly rescaleOutputFactor: number;
+  /** With caching on, cross-attention keeps K and V of the last encoder_hidden_states tensor it saw. */
+  private caching = false;
+  private kv: KVCache | null = null;
 
   constructor(
     private readonly vb: VarBuilder,
@@ -62,12 +77,33 @@ export class Attention {
   }
 
   /**
-   * x [B,L,C] or [B,C,H,W]; encoderHiddenStates [B,S,Ckv] (cross-attention) or null (self-attention).
-   * Returns the same shape as x.
+   * Cross-attention K and V depend only on encoder_hidden_states, which stay the same across denoising steps: with
+   * caching on, they are computed on the first forward with a given tensor and reused while it is the one passed
+   * (by identity). Turning caching off frees them.
    */
-  forward(x: Tensor, encoderHiddenStates: Tensor | null = null): Tensor {
+  cacheCrossAttention(on: boolean): void {
+    this.caching = on;
+    if (!on) this.dropCache();
+  }
+
+  private dropCache(): void {
+    if (!this.kv) return;
+    const be = backendOf(this.vb);
+    be.release(this.kv.k);
+    be.release(this.kv.v);
+    this.kv = null;
+  }
+
+  /**
+   * x [B,L,C] or [B,C,H,W]; encoderHiddenStates [B,S,Ckv] (cross-attention) or null (self-attention). Returns the
+   * same shape as x. For token inputs, `norm` normalizes x first (inside the projections that read it) and
+   * `residual` is added to the output (inside to_out): residual + attn(norm(x)).
+   */
+  forward(x: Tensor, encoderHiddenStates: Tensor | null = null, o: { norm?: LayerNorm; residual?: Tensor } = {}): Tensor {
     const be = backendOf(this.vb);
     const spatial = x.shape.length === 4;
+    if (spatial && (o.residual || o.norm)) throw new Error(`${this.vb.path}: norm and residual are only fused for token inputs`);
+    const layerNorm = asPrologue(o.norm);
     const h = spatial ? x.shape[2] : x.shape[1];
     const w = spatial ? x.shape[3] : 1;
     // 1. group norm over channels (channels-first view), then tokens [B, L, C]
@@ -81,25 +117,25 @@ export class Attention {
     } else if (spatial) {
       tokens = be.nchwToNlc(x); // [B, H*W, C]
     }
-    // 2. projections; k and v from the text tokens in cross-attention
-    const ctx = encoderHiddenStates ?? tokens;
-    const q = this.to_q.forward(tokens); // [B, L, heads*dimHead]
-    const k = this.to_k.forward(ctx); // [B, S, heads*dimHead]
-    const v = this.to_v.forward(ctx); // [B, S, heads*dimHead]
+    // 2. projections; k and v from the text tokens in cross-attention (cached across steps when asked)
+    const q = be.linear(tokens, this.to_q.weight, this.to_q.bias, { layerNorm }); // [B, L, heads*dimHead]
+    const { k, v, cached } = encoderHiddenStates ? this.crossKV(encoderHiddenStates) : this.projectKV(tokens, layerNorm); // [B, S, heads*dimHead]
     if (tokens !== x) be.release(tokens);
     // 3. softmax(q k^T * dimHead^-0.5) v per head
     const a = be.attention(q, k, v, { heads: this.heads, scale: this.scale }); // [B, L, heads*dimHead]
     be.release(q);
-    be.release(k);
-    be.release(v);
-    // 4. output projection
-    let out = this.to_out.forward(a); // [B, L, C]
+    if (!cached) {
+      be.release(k);
+      be.release(v);
+    }
+    // 4. output projection (+ the caller's residual)
+    let out = be.linear(a, this.to_out.weight, this.to_out.bias, { residual: o.residual }); // [B, L, C]
     be.release(a);
     // 5. back to NCHW
     if (spatial) {
-      const o = be.nlcToNchw(out, h, w); // [B, C, H, W]
+      const nchw = be.nlcToNchw(out, h, w); // [B, C, H, W]
       be.release(out);
-      out = o;
+      out = nchw;
     }
     // 6. residual and rescale
     if (this.residualConnection) {
@@ -113,5 +149,22 @@ export class Attention {
       out = s;
     }
     return out;
+  }
+
+  private projectKV(ctx: Tensor, layerNorm?: LinearOptions['layerNorm']): { k: Tensor; v: Tensor; cached: boolean } {
+    const be = backendOf(this.vb);
+    const k = be.linear(ctx, this.to_k.weight, this.to_k.bias, { layerNorm });
+    const v = be.linear(ctx, this.to_v.weight, this.to_v.bias, { layerNorm });
+    return { k, v, cached: false };
+  }
+
+  /** K and V of the text: the cached pair for this tensor, or new ones (kept in the cache while caching). */
+  private crossKV(ehs: Tensor): { k: Tensor; v: Tensor; cached: boolean } {
+    if (this.kv?.ehs === ehs) return { ...this.kv, cached: true };
+    const kv = this.projectKV(ehs);
+    if (!this.caching) return kv;
+    this.dropCache();
+    this.kv = { ehs, k: kv.k, v: kv.v };
+    return { ...kv, cached: true };
   }
 }

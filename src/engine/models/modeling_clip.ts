@@ -2,6 +2,7 @@
 // conditions the UNet. Pre-LayerNorm transformer with a causal mask and no padding mask (the pipeline passes
 // none), so padded positions are computed like any other token.
 import type { Tensor } from '../ops/ops.ts';
+import { asPrologue } from './attention_processor.ts';
 import type { VarBuilder } from '../weights/var_builder.ts';
 import type { CLIPTextConfig } from './configs.ts';
 import { backendOf, LayerNorm, Linear } from './layers.ts';
@@ -27,17 +28,21 @@ export class CLIPAttention {
     this.out_proj = new Linear(vb.pp('out_proj'), d, d);
   }
 
-  /** x [B,L,D] -> [B,L,D]; token i attends to tokens 0..i. */
-  forward(x: Tensor): Tensor {
+  /**
+   * x [B,L,D] -> residual + self_attn(norm(x)) [B,L,D]; token i attends to tokens 0..i. The norm runs inside the
+   * projections, the add inside out_proj.
+   */
+  forward(x: Tensor, o: { norm?: LayerNorm; residual?: Tensor } = {}): Tensor {
     const be = backendOf(this.vb);
-    const q = this.q_proj.forward(x); // [B,L,D]
-    const k = this.k_proj.forward(x);
-    const v = this.v_proj.forward(x);
+    const layerNorm = asPrologue(o.norm);
+    const q = be.linear(x, this.q_proj.weight, this.q_proj.bias, { layerNorm }); // [B,L,D]
+    const k = be.linear(x, this.k_proj.weight, this.k_proj.bias, { layerNorm });
+    const v = be.linear(x, this.v_proj.weight, this.v_proj.bias, { layerNorm });
     const a = be.attention(q, k, v, { heads: this.heads, scale: this.scale, causal: true }); // [B,L,D]
     be.release(q);
     be.release(k);
     be.release(v);
-    const out = this.out_proj.forward(a);
+    const out = be.linear(a, this.out_proj.weight, this.out_proj.bias, { residual: o.residual });
     be.release(a);
     return out;
   }
@@ -55,13 +60,13 @@ export class CLIPMLP {
     this.fc2 = new Linear(vb.pp('fc2'), c.intermediate_size, c.hidden_size);
   }
 
-  /** x [B,L,D] -> [B,L,D] through [B,L,intermediate_size]. */
-  forward(x: Tensor): Tensor {
+  /** x [B,L,D] -> residual + mlp(norm(x)) [B,L,D] through [B,L,intermediate_size] (norm and add fused). */
+  forward(x: Tensor, o: { norm?: LayerNorm; residual?: Tensor } = {}): Tensor {
     const be = backendOf(this.vb);
-    const h = this.fc1.forward(x); // [B,L,I]
+    const h = be.linear(x, this.fc1.weight, this.fc1.bias, { layerNorm: asPrologue(o.norm) }); // [B,L,I]
     const a = this.c.hidden_act === 'quick_gelu' ? be.quickGelu(h) : be.gelu(h);
     be.release(h);
-    const out = this.fc2.forward(a); // [B,L,D]
+    const out = be.linear(a, this.fc2.weight, this.fc2.bias, { residual: o.residual }); // [B,L,D]
     be.release(a);
     return out;
   }
@@ -86,18 +91,10 @@ export class CLIPEncoderLayer {
   /** x [B,L,D] -> [B,L,D]. x is not released. */
   forward(x: Tensor): Tensor {
     const be = backendOf(this.vb);
-    // 1. x = x + self_attn(layer_norm1(x))
-    const n1 = this.layer_norm1.forward(x);
-    const a = this.self_attn.forward(n1);
-    be.release(n1);
-    const h = be.add(x, a);
-    be.release(a);
+    // 1. x = x + self_attn(layer_norm1(x))   (the norm and the add fused into the attention's linears)
+    const h = this.self_attn.forward(x, { norm: this.layer_norm1, residual: x });
     // 2. x = x + fc2(act(fc1(layer_norm2(x))))
-    const n2 = this.layer_norm2.forward(h);
-    const m = this.mlp.forward(n2);
-    be.release(n2);
-    const out = be.add(h, m);
-    be.release(m);
+    const out = this.mlp.forward(h, { norm: this.layer_norm2, residual: h });
     be.release(h);
     return out;
   }

@@ -1,5 +1,6 @@
-// diffusers' ResnetBlock2D, shared by the VAE (no time embedding) and the UNet (time embedding added per channel).
-import type { Tensor } from '../ops/ops.ts';
+// diffusers' ResnetBlock2D, shared by the VAE (no time embedding) and the UNet (time embedding added per channel),
+// and the UNet's stacked time projections: every block's time_emb_proj of the same embedding in one GEMM.
+import type { ChannelBias, Tensor } from '../ops/ops.ts';
 import type { VarBuilder } from '../weights/var_builder.ts';
 import { backendOf, Conv2d, GroupNorm, Linear } from './layers.ts';
 
@@ -15,6 +16,18 @@ export interface ResnetBlock2DOptions {
   /** The output is divided by this (diffusers output_scale_factor); default 1. */
   outputScaleFactor?: number;
 }
+
+/**
+ * time_emb_proj(silu(temb)) of every block of a UNet, side by side: [B, sum of their out channels]. Made by
+ * ResnetTimeProjections; a block reads its own column range (as conv1's channel bias).
+ */
+export interface ProjectedTemb {
+  readonly table: Tensor;
+  readonly offsets: ReadonlyMap<ResnetBlock2D, number>;
+}
+
+/** What a block adds after conv1: the raw time embedding [N, T] (projected in the block), or the UNet's table. */
+export type Temb = Tensor | ProjectedTemb;
 
 export class ResnetBlock2D {
   readonly norm1: GroupNorm;
@@ -41,39 +54,81 @@ export class ResnetBlock2D {
     this.outputScaleFactor = o.outputScaleFactor ?? 1;
   }
 
-  /** x [N,Cin,H,W], temb [N,T] or null -> [N,Cout,H,W]. */
-  forward(x: Tensor, temb: Tensor | null): Tensor {
+  /** x [N,Cin,H,W], temb (raw [N,T] or the UNet's projections) or null -> [N,Cout,H,W]. */
+  forward(x: Tensor, temb: Temb | null): Tensor {
     const be = backendOf(this.vb);
     if ((temb === null) !== (this.time_emb_proj === null)) {
       throw new Error(`${this.vb.path}: time embedding ${temb ? 'given to a block without' : 'missing for'} time_emb_proj`);
     }
-    // 1. h = conv1(silu(norm1(x)))
+    // 1. h = conv1(silu(norm1(x))) + time_emb_proj(silu(temb))[:, :, None, None]   (the add is conv1's channel bias)
+    const t = temb && this.timeBias(temb); // [N, Cout] columns of a table
     const n1 = this.norm1.forward(x, true);
-    let h = this.conv1.forward(n1); // [N,Cout,H,W]
+    const h = be.conv2d(n1, this.conv1.weight, this.conv1.bias, { channelBias: t?.bias }); // [N,Cout,H,W]
     be.release(n1);
-    // 2. h += time_emb_proj(silu(temb))[:, :, None, None]
-    if (temb && this.time_emb_proj) {
-      const t = be.silu(temb);
-      const tp = this.time_emb_proj.forward(t); // [N,Cout]
-      be.release(t);
-      const ht = be.addPerChannel(h, tp);
-      be.release(tp);
-      be.release(h);
-      h = ht;
-    }
-    // 3. h = conv2(silu(norm2(h)))   (dropout is the identity at inference)
+    if (t?.owned) be.release(t.bias.table);
+    // 2. h2 = conv2(silu(norm2(h))) + shortcut(x)   (dropout is the identity; the skip add is conv2's residual)
     const n2 = this.norm2.forward(h, true);
     be.release(h);
-    const h2 = this.conv2.forward(n2);
-    be.release(n2);
-    // 4. out = (shortcut(x) + h) / output_scale_factor
     const sc = this.conv_shortcut ? this.conv_shortcut.forward(x) : x;
-    const out = be.add(sc, h2);
+    const out = be.conv2d(n2, this.conv2.weight, this.conv2.bias, { residual: sc });
+    be.release(n2);
     if (sc !== x) be.release(sc);
-    be.release(h2);
+    // 3. out = (shortcut(x) + h2) / output_scale_factor
     if (this.outputScaleFactor === 1) return out;
     const scaled = be.scale(out, 1 / this.outputScaleFactor);
     be.release(out);
     return scaled;
+  }
+
+  /** This block's time_emb_proj(silu(temb)) as a channel bias: its columns of the UNet's table, or projected here. */
+  private timeBias(temb: Temb): { bias: ChannelBias; owned: boolean } {
+    if ('table' in temb) {
+      const offset = temb.offsets.get(this);
+      if (offset === undefined) throw new Error(`${this.vb.path}: not among the blocks of the projected time embedding`);
+      return { bias: { table: temb.table, offset }, owned: false };
+    }
+    const be = backendOf(this.vb);
+    const a = be.silu(temb);
+    const table = this.time_emb_proj!.forward(a); // [N, Cout]
+    be.release(a);
+    return { bias: { table, offset: 0 }, owned: true };
+  }
+}
+
+/**
+ * Every block's time_emb_proj applied to silu(temb) as one linear: the weights (and biases) stacked along the
+ * output dim once, at load. The blocks' Linears keep the diffusers names the weights were loaded under, but
+ * their tensors now live in the stack (concatWeights releases them).
+ */
+export class ResnetTimeProjections {
+  readonly weight: Tensor; // [sum Cout, T]
+  readonly bias: Tensor; // [sum Cout]
+  private readonly offsets = new Map<ResnetBlock2D, number>();
+
+  constructor(
+    private readonly vb: VarBuilder,
+    blocks: readonly ResnetBlock2D[],
+  ) {
+    const be = backendOf(vb);
+    const projs = blocks.map((b) => {
+      if (!b.time_emb_proj?.bias) throw new Error(`${vb.path}: every block needs a time_emb_proj with a bias`);
+      return b.time_emb_proj;
+    });
+    let offset = 0;
+    blocks.forEach((b, i) => {
+      this.offsets.set(b, offset);
+      offset += projs[i].outFeatures;
+    });
+    this.weight = be.concatWeights(projs.map((p) => p.weight));
+    this.bias = be.concatWeights(projs.map((p) => p.bias!));
+  }
+
+  /** temb [B, T] -> every block's projection, [B, sum Cout]; the caller releases `table`. */
+  forward(temb: Tensor): ProjectedTemb {
+    const be = backendOf(this.vb);
+    const a = be.silu(temb);
+    const table = be.linear(a, this.weight, this.bias); // [B, sum Cout]
+    be.release(a);
+    return { table, offsets: this.offsets };
   }
 }

@@ -56,41 +56,34 @@ export class Transformer2DModel {
     const [, , h, w] = x.shape;
     // 1. normalize (the input stays as the residual)
     const n = this.norm.forward(x); // [B, C, H, W]
-    // 2. project in and flatten to tokens
+    // 2. project in and flatten to tokens (the 1x1 conv writes tokens directly)
     let tokens: Tensor;
-    if (this.config.useLinearProjection) {
+    if (this.proj_in instanceof Linear) {
       const flat = be.nchwToNlc(n); // [B, HW, C]
-      be.release(n);
       tokens = this.proj_in.forward(flat); // [B, HW, inner]
       be.release(flat);
     } else {
-      const p = this.proj_in.forward(n); // [B, inner, H, W]
-      be.release(n);
-      tokens = be.nchwToNlc(p); // [B, HW, inner]
-      be.release(p);
+      tokens = be.conv2d(n, this.proj_in.weight, this.proj_in.bias, { outputTokens: true }); // [B, HW, inner]
     }
+    be.release(n);
     // 3. transformer blocks
     for (const block of this.transformer_blocks) {
       const next = block.forward(tokens, encoderHiddenStates); // [B, HW, inner]
       be.release(tokens);
       tokens = next;
     }
-    // 4. project out and back to NCHW
-    let y: Tensor;
-    if (this.config.useLinearProjection) {
+    // 4. project out, back to NCHW, plus the residual (the 1x1 conv reads tokens and adds x)
+    let out: Tensor;
+    if (this.proj_out instanceof Linear) {
       const p = this.proj_out.forward(tokens); // [B, HW, C]
-      be.release(tokens);
-      y = be.nlcToNchw(p, h, w); // [B, C, H, W]
+      const y = be.nlcToNchw(p, h, w); // [B, C, H, W]
       be.release(p);
+      out = be.add(y, x);
+      be.release(y);
     } else {
-      const img = be.nlcToNchw(tokens, h, w); // [B, inner, H, W]
-      be.release(tokens);
-      y = this.proj_out.forward(img); // [B, C, H, W]
-      be.release(img);
+      out = be.conv2d(tokens, this.proj_out.weight, this.proj_out.bias, { inputTokens: [h, w], residual: x }); // [B, C, H, W]
     }
-    // 5. residual
-    const out = be.add(y, x);
-    be.release(y);
+    be.release(tokens);
     return out;
   }
 }

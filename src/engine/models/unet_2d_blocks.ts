@@ -5,7 +5,7 @@ import type { Tensor } from '../ops/ops.ts';
 import type { VarBuilder } from '../weights/var_builder.ts';
 import { Downsample2D } from './downsampling.ts';
 import { backendOf } from './layers.ts';
-import { ResnetBlock2D } from './resnet.ts';
+import { ResnetBlock2D, type Temb } from './resnet.ts';
 import { Transformer2DModel } from './transformer_2d.ts';
 import { Upsample2D } from './upsampling.ts';
 
@@ -44,16 +44,20 @@ export interface MidBlockConfig extends Omit<BlockCommon, 'numLayers'> {
   outputScaleFactor: number;
 }
 
+// temb: the raw time embedding [B, T], or every resnet's projection of it made once by the UNet (resnet.ts).
 export interface DownBlock {
   readonly resnets: ResnetBlock2D[];
+  /** Spatial transformers (empty without attention). */
+  readonly attentions: Transformer2DModel[];
   /** h [B,Cin,H,W] -> the states to keep as skips, in order; the last one is the block's output. */
-  forward(h: Tensor, temb: Tensor, encoderHiddenStates: Tensor): Tensor[];
+  forward(h: Tensor, temb: Temb, encoderHiddenStates: Tensor): Tensor[];
 }
 
 export interface UpBlock {
   readonly resnets: ResnetBlock2D[];
+  readonly attentions: Transformer2DModel[];
   /** skips: this block's share of the skip list (resnets.length tensors), consumed from the end. */
-  forward(h: Tensor, skips: readonly Tensor[], temb: Tensor, encoderHiddenStates: Tensor, upsampleSize?: [number, number]): Tensor;
+  forward(h: Tensor, skips: readonly Tensor[], temb: Temb, encoderHiddenStates: Tensor, upsampleSize?: [number, number]): Tensor;
 }
 
 function perLayer(v: number | readonly number[], n: number, what: string): number[] {
@@ -116,7 +120,7 @@ class DownBlockImpl implements DownBlock {
     }
   }
 
-  forward(h: Tensor, temb: Tensor, encoderHiddenStates: Tensor): Tensor[] {
+  forward(h: Tensor, temb: Temb, encoderHiddenStates: Tensor): Tensor[] {
     const be = backendOf(this.vb);
     const states: Tensor[] = [];
     let x = h;
@@ -189,7 +193,7 @@ class UpBlockImpl implements UpBlock {
     }
   }
 
-  forward(h: Tensor, skips: readonly Tensor[], temb: Tensor, encoderHiddenStates: Tensor, upsampleSize?: [number, number]): Tensor {
+  forward(h: Tensor, skips: readonly Tensor[], temb: Temb, encoderHiddenStates: Tensor, upsampleSize?: [number, number]): Tensor {
     const be = backendOf(this.vb);
     if (skips.length !== this.resnets.length) {
       throw new Error(`${this.vb.path}: ${skips.length} skip tensors for ${this.resnets.length} resnets`);
@@ -262,7 +266,7 @@ export class UNetMidBlock2DCrossAttn {
   }
 
   /** h [B, C, H, W] -> [B, C, H, W]. */
-  forward(h: Tensor, temb: Tensor, encoderHiddenStates: Tensor): Tensor {
+  forward(h: Tensor, temb: Temb, encoderHiddenStates: Tensor): Tensor {
     const be = backendOf(this.vb);
     // 1. first resnet
     let x = this.resnets[0].forward(h, temb);
@@ -280,6 +284,7 @@ export class UNetMidBlock2DCrossAttn {
 /** UNetMidBlock2D as UNet2DConditionModel builds it (num_layers 0, add_attention false): one resnet. */
 export class UNetMidBlock2D {
   readonly resnets: ResnetBlock2D[];
+  readonly attentions: Transformer2DModel[] = [];
 
   constructor(vb: VarBuilder, readonly config: MidBlockConfig) {
     this.resnets = [
@@ -295,7 +300,7 @@ export class UNetMidBlock2D {
   }
 
   /** h [B, C, H, W] -> [B, C, H, W]. */
-  forward(h: Tensor, temb: Tensor, _encoderHiddenStates: Tensor): Tensor {
+  forward(h: Tensor, temb: Temb, _encoderHiddenStates: Tensor): Tensor {
     return this.resnets[0].forward(h, temb);
   }
 }

@@ -7,6 +7,7 @@ import type { VarBuilder } from '../weights/var_builder.ts';
 import type { UNet2DConditionConfig } from './configs.ts';
 import { Timesteps, TimestepEmbedding } from './embeddings.ts';
 import { backendOf, Conv2d, GroupNorm } from './layers.ts';
+import { ResnetTimeProjections } from './resnet.ts';
 import {
   getDownBlock,
   getMidBlock,
@@ -36,6 +37,8 @@ export class UNet2DConditionModel {
   readonly conv_out: Conv2d;
   /** Up blocks that end with an up-sampler: the latent must be divisible by 2**numUpsamplers for plain x2 steps. */
   readonly numUpsamplers: number;
+  /** Every resnet's time_emb_proj as one stacked linear (null when built shape-only, without a backend). */
+  readonly resnetTimeProjections: ResnetTimeProjections | null;
 
   constructor(
     private readonly vb: VarBuilder,
@@ -125,6 +128,30 @@ export class UNet2DConditionModel {
     this.conv_out = new Conv2d(vb.pp('conv_out'), boc[0], c.out_channels, c.conv_out_kernel, {
       padding: (c.conv_out_kernel - 1) / 2,
     });
+
+    // every resnet projects the same time embedding: one GEMM for all of them, weights stacked once here
+    const resnets = this.blocks().flatMap((b) => b.resnets);
+    this.resnetTimeProjections = vb.backend ? new ResnetTimeProjections(vb, resnets) : null;
+  }
+
+  /** Down, mid and up blocks, in order. */
+  private blocks(): (DownBlock | UNetMidBlock2DCrossAttn | UNetMidBlock2D | UpBlock)[] {
+    return [...this.down_blocks, ...(this.mid_block ? [this.mid_block] : []), ...this.up_blocks];
+  }
+
+  /**
+   * Keep every cross-attention's K and V of the text from the first forward with a given encoder_hidden_states
+   * tensor until turned off (they do not change across denoising steps); off frees them.
+   */
+  cacheCrossAttention(on: boolean): void {
+    for (const block of this.blocks()) {
+      for (const t of block.attentions) {
+        for (const b of t.transformer_blocks) {
+          b.attn1.cacheCrossAttention(on);
+          b.attn2.cacheCrossAttention(on);
+        }
+      }
+    }
   }
 
   /**
@@ -146,6 +173,9 @@ export class UNet2DConditionModel {
     const emb = this.time_embedding.forward(tProj); // [B, 4*C0]
     be.release(tProj);
     if (opts.capture) capture('time_embedding', emb);
+    // every resnet's time_emb_proj(silu(emb)) at once: [B, sum of the resnets' widths]
+    const temb = this.resnetTimeProjections ? this.resnetTimeProjections.forward(emb) : emb;
+    if (temb !== emb) be.release(emb);
 
     // 2. pre-process: [B, Cin, h, w] -> [B, C0, h, w]
     const centered = this.config.center_input_sample ? be.scale(sample, 2, -1) : sample;
@@ -156,7 +186,7 @@ export class UNet2DConditionModel {
     // 3. down: every state is kept for the up path
     const skips: Tensor[] = [h];
     this.down_blocks.forEach((block, i) => {
-      const states = block.forward(h, emb, encoderHiddenStates); // last: [B, C_i, h/2^k, w/2^k]
+      const states = block.forward(h, temb, encoderHiddenStates); // last: [B, C_i, h/2^k, w/2^k]
       skips.push(...states);
       h = states[states.length - 1];
       if (opts.capture) capture(`down_blocks.${i}`, h);
@@ -164,7 +194,7 @@ export class UNet2DConditionModel {
 
     // 4. mid: [B, C_last, ., .] -> same
     if (this.mid_block) {
-      h = this.mid_block.forward(h, emb, encoderHiddenStates); // h before it is a skip, released below
+      h = this.mid_block.forward(h, temb, encoderHiddenStates); // h before it is a skip, released below
       if (opts.capture) capture('mid_block', h);
     }
 
@@ -182,20 +212,26 @@ export class UNet2DConditionModel {
         const next = skips[skips.length - 1];
         upsampleSize = [next.shape[2], next.shape[3]];
       }
-      const out = block.forward(h, mine, emb, encoderHiddenStates, upsampleSize); // [B, C, ., .]
+      const out = block.forward(h, mine, temb, encoderHiddenStates, upsampleSize); // [B, C, ., .]
       free(h);
       mine.forEach(free);
       h = out;
       if (opts.capture) capture(`up_blocks.${i}`, h);
     });
-    be.release(emb);
+    be.release('table' in temb ? temb.table : temb);
 
-    // 6. post-process: GroupNorm -> SiLU -> conv_out: [B, C0, h, w] -> [B, out_channels, h, w]
-    const n = this.conv_norm_out.forward(h);
+    // 6. post-process: GroupNorm -> SiLU -> conv_out: [B, C0, h, w] -> [B, out_channels, h, w] (the SiLU fused into
+    //    the norm unless the norm's own output is captured)
+    let a: Tensor;
+    if (opts.capture) {
+      const n = this.conv_norm_out.forward(h);
+      capture('conv_norm_out', n);
+      a = be.silu(n);
+      be.release(n);
+    } else {
+      a = this.conv_norm_out.forward(h, true);
+    }
     be.release(h);
-    if (opts.capture) capture('conv_norm_out', n);
-    const a = be.silu(n);
-    be.release(n);
     const out = this.conv_out.forward(a);
     be.release(a);
     return out;

@@ -20,6 +20,39 @@ export interface Conv2dOptions {
   stride?: number; // default 1
   /** [top, bottom, left, right] zero padding; default: kernel_size / 2 on every side ("same" for odd kernels). */
   pad?: readonly [number, number, number, number];
+  /** x holds tokens [N, H*W, Cin] (NLC) of an H x W map instead of NCHW (a transformer's proj_out). */
+  inputTokens?: readonly [number, number];
+  /** Nearest-neighbour resize of x to [outH, outW] (src = floor(dst * in / out)) inside the gather: Upsample2D
+   * without the upsampled copy. Stride and padding apply to the resized map. */
+  upsample?: readonly [number, number];
+  /** Write y as tokens [N, Ho*Wo, Cout] (NLC) instead of NCHW (a transformer's proj_in). */
+  outputTokens?: boolean;
+  /** Epilogue: y[n, c, ...] += channelBias (a per-item channel bias: the resnet's time embedding). */
+  channelBias?: ChannelBias;
+  /** Epilogue: y += residual, a tensor of y's shape and layout (a skip connection). */
+  residual?: Tensor;
+}
+
+/** y[n, c, ...] += table[n, offset + c]: row n of a [N, S] table from column `offset` (S >= offset + Cout). */
+export interface ChannelBias {
+  table: Tensor;
+  offset: number;
+}
+
+export interface LinearOptions {
+  /** Prologue: x's rows are layer-normalized (over K, as layerNorm) on load: the LayerNorm before the linear. */
+  layerNorm?: { gamma: Tensor; beta: Tensor; eps: number };
+  /** Epilogue: y += residual, a tensor of y's shape (a skip connection). */
+  residual?: Tensor;
+  /** GEGLU epilogue: w [2D, K], b [2D]; y [..., D] = h[..., :D] * gelu(h[..., D:]) with h = x w^T + b. */
+  geglu?: boolean;
+}
+
+/** One term of lincomb: coef * t, or coef * t[batch] (one entry along dim 0) when batch is given. */
+export interface LincombTerm {
+  t: Tensor;
+  coef: number;
+  batch?: number;
 }
 
 export interface GroupNormOptions {
@@ -53,6 +86,8 @@ export interface Backend {
   release(t: Tensor): void;
   /** Submits recorded work (no-op on CPU). */
   flush(): Promise<void>;
+  /** Flushes, then frees the memory cached for reuse (a GPU buffer pool): the pipeline calls it between stages. */
+  releaseCached?(): Promise<void>;
 
   // ---- convolution and normalization ------------------------------------------------------------------------
   /** x [N,Cin,H,W], w [Cout,Cin,kh,kw], b [Cout] -> [N,Cout,Ho,Wo]. */
@@ -63,8 +98,8 @@ export interface Backend {
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor;
 
   // ---- matrix products -------------------------------------------------------------------------------------
-  /** x [..., K], w [N, K], b [N] -> [..., N] (PyTorch nn.Linear). */
-  linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor;
+  /** x [..., K], w [N, K], b [N] -> [..., N] (PyTorch nn.Linear); options fuse an epilogue. */
+  linear(x: Tensor, w: Tensor, b: Tensor | null, o?: LinearOptions): Tensor;
   /** a [B,M,K], b [B,K,N] -> [B,M,N]. */
   matmul(a: Tensor, b: Tensor): Tensor;
   /**
@@ -93,6 +128,19 @@ export interface Backend {
   scale(x: Tensor, s: number, t?: number): Tensor;
   /** x [N,C,...spatial] + v [N,C] broadcast over the spatial dims (time embedding into a resnet). */
   addPerChannel(x: Tensor, v: Tensor): Tensor;
+  /**
+   * sum_i coef_i * term_i, evaluated in f32 and stored as f32 whatever the activation storage (the guidance
+   * combine and scheduler steps): 1 to 4 terms, each t (or t[batch]) of one shape; the output has that shape,
+   * with dim 0 = 1 where a batch entry was taken. Rounded like scale-then-add, term by term, in order.
+   */
+  lincomb(terms: readonly LincombTerm[]): Tensor;
+
+  // ---- weights ---------------------------------------------------------------------------------------------
+  /**
+   * Weights of one dtype stacked along dim 0 ([N_i, ...rest] -> [sum N_i, ...rest]): the weight of a fused
+   * projection, made once at load. The inputs are released (their layers must not run afterwards).
+   */
+  concatWeights(ws: readonly Tensor[]): Tensor;
 
   // ---- layout ----------------------------------------------------------------------------------------------
   /** Nearest-neighbour resize of x [N,C,H,W] to [N,C,outH,outW], PyTorch rule src = floor(dst * in / out). */

@@ -85,7 +85,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     let out: Tensor;
     if (sigmaNext === 0) {
       // 2a. final step to sigma 0: the first-order update reduces to x0
-      out = be.scale(x0, 1);
+      out = be.lincomb([{ t: x0, coef: 1 }]); // an f32 copy
     } else {
       const t = alphaSigma(sigmaNext);
       const h = t.lambda - s0.lambda;

@@ -1,6 +1,6 @@
 // Shared scheduler math, reproducing diffusers' float32 arithmetic step by step (Math.fround after each operation
 // where PyTorch/numpy compute in float32): beta schedules, alphas_cumprod, timestep spacings, sigma interpolation.
-import type { Backend, Tensor } from '../ops/ops.ts';
+import type { Backend, LincombTerm, Tensor } from '../ops/ops.ts';
 
 const f = Math.fround;
 
@@ -141,20 +141,20 @@ export function interpIndex(x: number, fp: ArrayLike<number>): number {
   return fp[i] + (fp[i + 1] - fp[i]) * t;
 }
 
-/** A new tensor sum_i coef_i * xs_i (terms with coefficient 0 or a null tensor are skipped). */
+/**
+ * A new f32 tensor sum_i coef_i * xs_i (terms with coefficient 0 or a null tensor are skipped): one lincomb
+ * dispatch for up to 4 terms, rounded term by term in order like the scale-then-add chain diffusers runs.
+ */
 export function linearCombination(be: Backend, terms: readonly (readonly [Tensor | null, number])[]): Tensor {
-  let acc: Tensor | null = null;
-  for (const [t, c] of terms) {
-    if (!t || c === 0) continue;
-    const scaled = be.scale(t, c);
-    if (acc) {
-      const next = be.add(acc, scaled);
-      be.release(acc);
-      be.release(scaled);
-      acc = next;
-    } else acc = scaled;
+  const live: LincombTerm[] = [];
+  for (const [t, coef] of terms) if (t && coef !== 0) live.push({ t, coef });
+  if (!live.length) throw new Error('linearCombination: no terms');
+  let acc = be.lincomb(live.slice(0, 4));
+  for (let i = 4; i < live.length; i += 3) {
+    const next = be.lincomb([{ t: acc, coef: 1 }, ...live.slice(i, i + 3)]);
+    be.release(acc);
+    acc = next;
   }
-  if (!acc) throw new Error('linearCombination: no terms');
   return acc;
 }
 

@@ -2,7 +2,8 @@
 //
 // FLOPs count multiplies and adds separately (a multiply-add is 2), as the usual "TFLOP per UNet evaluation" figures
 // do. The matrix products are exact; the cheap per-element ops are estimates of a few operations per element
-// (they are well under 1% of an edit). Bias additions inside conv2d/linear are not counted.
+// (they are well under 1% of an edit). Bias additions inside conv2d/linear are not counted; the fused epilogues
+// (channel bias, residual, GEGLU) count what the separate ops they replace counted.
 //
 // Bytes are the compulsory traffic of one dispatch: every input and weight read once, every output written once,
 // at its storage dtype (f32 4 bytes, f16 2). Tiled kernels re-read tiles from memory or cache, so real traffic is
@@ -49,6 +50,8 @@ export const PER_ELEMENT = {
   add: 1,
   mul: 1,
   addPerChannel: 1,
+  /** per term: multiply and add */
+  lincomb: 2,
   embedding: 1,
   imageToTensor: 2,
   tensorToImage: 5,

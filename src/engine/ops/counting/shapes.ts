@@ -1,35 +1,65 @@
 // Output shapes and the argument checks of each op, as the WebGPU wrappers (src/engine/ops/webgpu/*.ts) make them,
 // so a model that would fail on the GPU for a shape reason fails the same way on the counting backend.
-import type { AttentionOptions, Conv2dOptions, GroupNormOptions, Tensor } from '../ops.ts';
+import type { AttentionOptions, Conv2dOptions, GroupNormOptions, LincombTerm, LinearOptions, Tensor } from '../ops.ts';
 import { assertShape, numel, shapeStr } from '../ops.ts';
 
 export interface ConvGeometry {
-  shape: number[]; // [N, Cout, Ho, Wo]
+  shape: number[]; // [N, Cout, Ho, Wo], or [N, Ho*Wo, Cout] with outputTokens
   n: number;
   cin: number;
+  /** x's own spatial size. */
+  h: number;
+  w: number;
+  /** The size convolved: the upsample target, else h x w. */
+  uh: number;
+  uw: number;
   cout: number;
   ho: number;
   wo: number;
   kh: number;
   kw: number;
+  stride: number;
+  pad: readonly [number, number, number, number];
 }
 
+/** conv2d's argument checks and output geometry, shared by the WebGPU wrapper and this backend. */
 export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, o: Conv2dOptions = {}): ConvGeometry {
-  if (x.shape.length !== 4 || w.shape.length !== 4 || w.shape[1] !== x.shape[1]) {
-    throw new Error(`conv2d: needs x [N,Cin,H,W] and w [Cout,Cin,kh,kw], got ${shapeStr(x.shape)} and ${shapeStr(w.shape)}`);
+  const tokens = o.inputTokens;
+  const rank = tokens ? 3 : 4;
+  const cinX = tokens ? x.shape[2] : x.shape[1];
+  if (x.shape.length !== rank || w.shape.length !== 4 || w.shape[1] !== cinX) {
+    const want = tokens ? 'x [N,H*W,Cin]' : 'x [N,Cin,H,W]';
+    throw new Error(`conv2d: needs ${want} and w [Cout,Cin,kh,kw], got ${shapeStr(x.shape)} and ${shapeStr(w.shape)}`);
   }
-  const [n, cin, h, wd] = x.shape;
-  const [cout, , kh, kw] = w.shape;
+  const n = x.shape[0];
+  const [h, wd] = tokens ?? [x.shape[2], x.shape[3]];
+  if (tokens && (!(Number.isInteger(h) && Number.isInteger(wd) && h > 0 && wd > 0) || h * wd !== x.shape[1])) {
+    throw new Error(`conv2d: ${x.shape[1]} tokens are not a ${h}x${wd} map`);
+  }
+  const [cout, cin, kh, kw] = w.shape;
   if (b && (b.shape.length !== 1 || b.shape[0] !== cout)) throw new Error(`conv2d: bias must be [${cout}], got ${shapeStr(b.shape)}`);
+  const [uh, uw] = o.upsample ?? [h, wd];
+  if (!(Number.isInteger(uh) && Number.isInteger(uw) && uh > 0 && uw > 0)) throw new Error(`conv2d: bad upsample size ${uh}x${uw}`);
   const stride = o.stride ?? 1;
-  const [pt, pb, pl, pr] = o.pad ?? [kh >> 1, kh >> 1, kw >> 1, kw >> 1];
-  if (!Number.isInteger(stride) || stride < 1 || [pt, pb, pl, pr].some((v) => !Number.isInteger(v) || v < 0)) {
+  const pad = o.pad ?? [kh >> 1, kh >> 1, kw >> 1, kw >> 1];
+  const [pt, pb, pl, pr] = pad;
+  if (!Number.isInteger(stride) || stride < 1 || pad.some((v) => !Number.isInteger(v) || v < 0)) {
     throw new Error(`conv2d: bad stride ${stride} or padding [${pt},${pb},${pl},${pr}]`);
   }
-  const ho = Math.floor((h + pt + pb - kh) / stride) + 1;
-  const wo = Math.floor((wd + pl + pr - kw) / stride) + 1;
+  const ho = Math.floor((uh + pt + pb - kh) / stride) + 1;
+  const wo = Math.floor((uw + pl + pr - kw) / stride) + 1;
   if (ho <= 0 || wo <= 0) throw new Error(`conv2d: empty output ${ho}x${wo} for x ${shapeStr(x.shape)}`);
-  return { shape: [n, cout, ho, wo], n, cin, cout, ho, wo, kh, kw };
+  const shape = o.outputTokens ? [n, ho * wo, cout] : [n, cout, ho, wo];
+  if (o.channelBias) {
+    const { table, offset } = o.channelBias;
+    if (table.shape.length !== 2 || table.shape[0] !== n || !Number.isInteger(offset) || offset < 0 || offset + cout > table.shape[1]) {
+      throw new Error(`conv2d: channelBias needs a [${n}, >= ${offset}+${cout}] table, got ${shapeStr(table.shape)} at ${offset}`);
+    }
+  }
+  if (o.residual && shapeStr(o.residual.shape) !== shapeStr(shape)) {
+    throw new Error(`conv2d: residual ${shapeStr(o.residual.shape)} must match the output ${shapeStr(shape)}`);
+  }
+  return { shape, n, cin, h, w: wd, uh, uw, cout, ho, wo, kh, kw, stride, pad: [pt, pb, pl, pr] };
 }
 
 export function checkGroupNorm(x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): void {
@@ -52,16 +82,57 @@ function checkAffine(op: string, C: number, gamma: Tensor, beta: Tensor): void {
   }
 }
 
-/** x [..., K], w [N, K] -> M = rows of x, output [..., N]. */
-export function linearGeometry(x: Tensor, w: Tensor, b: Tensor | null): { shape: number[]; M: number; N: number; K: number } {
+/** x [..., K], w [N, K] -> M = rows of x, output [..., N] ([..., N/2] with the GEGLU epilogue). */
+export function linearGeometry(x: Tensor, w: Tensor, b: Tensor | null, o: LinearOptions = {}): { shape: number[]; M: number; N: number; K: number } {
   const K = x.shape[x.shape.length - 1];
   if (w.shape.length !== 2 || w.shape[1] !== K) {
     throw new Error(`linear: x ${shapeStr(x.shape)} needs w [N,${K}], got ${shapeStr(w.shape)}`);
   }
   const N = w.shape[0];
   if (b && (b.shape.length !== 1 || b.shape[0] !== N)) throw new Error(`linear: bias must be [${N}], got ${shapeStr(b.shape)}`);
+  if (o.geglu && N % 2 !== 0) throw new Error(`linear: GEGLU needs an even number of outputs, got ${N}`);
+  if (o.layerNorm) checkAffine('linear layerNorm', K, o.layerNorm.gamma, o.layerNorm.beta);
   const M = K === 0 ? 0 : numel(x.shape) / K;
-  return { shape: [...x.shape.slice(0, -1), N], M, N, K };
+  const shape = [...x.shape.slice(0, -1), o.geglu ? N / 2 : N];
+  if (o.residual && shapeStr(o.residual.shape) !== shapeStr(shape)) {
+    throw new Error(`linear: residual ${shapeStr(o.residual.shape)} must match the output ${shapeStr(shape)}`);
+  }
+  return { shape, M, N, K };
+}
+
+/** lincomb's checks: 1 to 4 terms of one shape after batch selection; returns that shape. */
+export function lincombShape(terms: readonly LincombTerm[]): number[] {
+  if (terms.length < 1 || terms.length > 4) throw new Error(`lincomb: 1 to 4 terms, got ${terms.length}`);
+  let shape: number[] | null = null;
+  for (const { t, batch, coef } of terms) {
+    if (!Number.isFinite(coef)) throw new Error(`lincomb: coefficient ${coef}`);
+    let s = [...t.shape];
+    if (batch !== undefined) {
+      if (!(Number.isInteger(batch) && s.length >= 1 && batch >= 0 && batch < s[0])) {
+        throw new Error(`lincomb: batch ${batch} out of range for ${shapeStr(t.shape)}`);
+      }
+      s = [1, ...s.slice(1)];
+    }
+    if (shape && shapeStr(shape) !== shapeStr(s)) throw new Error(`lincomb: terms ${shapeStr(shape)} and ${shapeStr(s)} differ`);
+    shape = s;
+  }
+  return shape!;
+}
+
+/** concatWeights' checks: one dtype, equal trailing dims; returns the stacked shape. */
+export function concatWeightsShape(ws: readonly Tensor[]): number[] {
+  if (ws.length === 0) throw new Error('concatWeights: no weights');
+  const [first] = ws;
+  for (const t of ws) {
+    if (t.dtype !== first.dtype || t.shape.length !== first.shape.length || t.shape.length < 1 ||
+      t.shape.some((d, i) => i > 0 && d !== first.shape[i])) {
+      throw new Error(`concatWeights: ${ws.map((u) => `${u.dtype} ${shapeStr(u.shape)}`).join(', ')} do not stack`);
+    }
+    if (t.dtype === 'f16' && numel(t.shape) % 2 !== 0) {
+      throw new Error(`concatWeights: f16 ${shapeStr(t.shape)} has an odd element count (parts are copied as 32-bit words)`);
+    }
+  }
+  return [ws.reduce((s, t) => s + t.shape[0], 0), ...first.shape.slice(1)];
 }
 
 export function matmulGeometry(a: Tensor, b: Tensor): { B: number; M: number; N: number; K: number } {

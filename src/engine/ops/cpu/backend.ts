@@ -1,13 +1,15 @@
 // The plain TypeScript reference backend: naive loops over f32 host arrays, the ground truth the WebGPU kernels
 // and the model ports are checked against. Each method delegates to its op family's file.
-import type { AttentionOptions, Backend, Conv2dOptions, GroupNormOptions, Tensor, WeightData } from '../ops.ts';
+import type { AttentionOptions, Backend, Conv2dOptions, GroupNormOptions, LincombTerm, LinearOptions, Tensor, WeightData } from '../ops.ts';
 import { numel, shapeStr } from '../ops.ts';
+import { concatWeightsShape, lincombShape } from '../counting/shapes.ts';
 import { CpuTensor, cpu, halfBitsToFloat } from './tensor.ts';
-import { conv2d } from './conv.ts';
+import { ShapeTensor } from '../../weights/var_builder.ts';
+import { conv2dFused } from './conv.ts';
 import { groupNorm, layerNorm } from './norm.ts';
-import { linear, matmul } from './matmul.ts';
+import { linearFused, matmul } from './matmul.ts';
 import { attention, softmax } from './attention.ts';
-import { addPerChannel, geglu, geluScalar, map, siluScalar, zip } from './elementwise.ts';
+import { addPerChannel, geglu, geluScalar, lincomb, map, siluScalar, zip } from './elementwise.ts';
 import { concat, nchwToNlc, nlcToNchw, slice, upsampleNearest } from './layout.ts';
 import { embedding, imageToTensor, tensorToImage, timestepEmbedding } from './embed.ts';
 
@@ -40,8 +42,9 @@ export class CpuBackend implements Backend {
     return Promise.resolve();
   }
 
-  conv2d(x: Tensor, w: Tensor, b: Tensor | null, o?: Conv2dOptions): Tensor {
-    return conv2d(cpu(x), cpu(w), b && cpu(b), o);
+  conv2d(x: Tensor, w: Tensor, b: Tensor | null, o: Conv2dOptions = {}): Tensor {
+    const cb = o.channelBias && { table: cpu(o.channelBias.table), offset: o.channelBias.offset };
+    return conv2dFused(cpu(x), cpu(w), b && cpu(b), o, { channelBias: cb ?? null, residual: o.residual ? cpu(o.residual) : null });
   }
   groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): Tensor {
     return groupNorm(cpu(x), cpu(gamma), cpu(beta), o);
@@ -49,8 +52,9 @@ export class CpuBackend implements Backend {
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
     return layerNorm(cpu(x), cpu(gamma), cpu(beta), eps);
   }
-  linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
-    return linear(cpu(x), cpu(w), b && cpu(b));
+  linear(x: Tensor, w: Tensor, b: Tensor | null, o: LinearOptions = {}): Tensor {
+    const ln = o.layerNorm && { gamma: cpu(o.layerNorm.gamma), beta: cpu(o.layerNorm.beta), eps: o.layerNorm.eps };
+    return linearFused(cpu(x), cpu(w), b && cpu(b), o, { layerNorm: ln ?? null, residual: o.residual ? cpu(o.residual) : null });
   }
   matmul(a: Tensor, b: Tensor): Tensor {
     return matmul(cpu(a), cpu(b));
@@ -90,6 +94,26 @@ export class CpuBackend implements Backend {
   }
   addPerChannel(x: Tensor, v: Tensor): Tensor {
     return addPerChannel(cpu(x), cpu(v));
+  }
+  lincomb(terms: readonly LincombTerm[]): Tensor {
+    const shape = lincombShape(terms);
+    const n = numel(shape);
+    return lincomb(terms.map(({ t, coef, batch }) => ({ data: cpu(t).data, offset: (batch ?? 0) * n, coef })), shape);
+  }
+  /** Stacks the (already widened) values; the result keeps the parts' dtype for the record. */
+  concatWeights(ws: readonly Tensor[]): Tensor {
+    const shape = concatWeightsShape(ws);
+    // a model missing weights (VarBuilder hands out shape-only stand-ins): stays shape-only until finish() reports it
+    if (ws.some((w) => w instanceof ShapeTensor)) return new ShapeTensor(shape, ws[0].dtype);
+    const parts = ws.map(cpu);
+    const data = new Float32Array(numel(shape));
+    let at = 0;
+    for (const p of parts) {
+      data.set(p.data, at);
+      at += p.data.length;
+    }
+    for (const p of parts) this.release(p);
+    return new CpuTensor(data, shape, parts[0].dtype);
   }
   upsampleNearest(x: Tensor, outH: number, outW: number): Tensor {
     return upsampleNearest(cpu(x), outH, outW);

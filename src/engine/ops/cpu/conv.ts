@@ -1,6 +1,45 @@
-// Reference 2-D convolution: the plain seven-loop definition (NCHW, zero padding), summed in f64.
+// Reference 2-D convolution: the plain seven-loop definition (NCHW, zero padding), summed in f64; the fused options
+// (token layouts, nearest upsample, channel bias, residual) as the separate reference ops they replace, in order.
 import type { Conv2dOptions } from '../ops.ts';
+import { shapeStr } from '../ops.ts';
+import { addPerChannel } from './elementwise.ts';
+import { nchwToNlc, nlcToNchw, upsampleNearest } from './layout.ts';
 import { CpuTensor, empty, expectRank, expectShape } from './tensor.ts';
+
+/** Extra inputs of the fused options, already unwrapped to CPU tensors. */
+export interface ConvExtras {
+  channelBias: { table: CpuTensor; offset: number } | null;
+  residual: CpuTensor | null;
+}
+
+/**
+ * conv2d with every Conv2dOptions: x -> (tokens to NCHW) -> (nearest upsample) -> conv -> + table[:, offset:offset
+ * + Cout] per channel -> + residual -> (NCHW to tokens). Each step rounds to f32 like the separate ops did.
+ */
+export function conv2dFused(x: CpuTensor, w: CpuTensor, b: CpuTensor | null, o: Conv2dOptions, e: ConvExtras): CpuTensor {
+  let h = x;
+  if (o.inputTokens) h = nlcToNchw(h, o.inputTokens[0], o.inputTokens[1]);
+  if (o.upsample) h = upsampleNearest(h, o.upsample[0], o.upsample[1]);
+  let y = conv2d(h, w, b, o);
+  const [n, cout] = y.shape;
+  if (e.channelBias) {
+    const { table, offset } = e.channelBias;
+    expectRank('conv2d channelBias table', table, 2);
+    if (table.shape[0] !== n || offset < 0 || offset + cout > table.shape[1]) {
+      throw new Error(`conv2d: channelBias table ${shapeStr(table.shape)} at ${offset} for ${n} x ${cout}`);
+    }
+    const cols = empty([n, cout]);
+    for (let i = 0; i < n; i++) cols.data.set(table.data.subarray(i * table.shape[1] + offset, i * table.shape[1] + offset + cout), i * cout);
+    y = addPerChannel(y, cols);
+  }
+  if (o.outputTokens) y = nchwToNlc(y);
+  if (e.residual) {
+    expectShape('conv2d residual', e.residual, y.shape);
+    const r = e.residual.data, ys = y.data;
+    for (let i = 0; i < ys.length; i++) ys[i] = ys[i] + r[i];
+  }
+  return y;
+}
 
 /** x [N,Cin,H,W], w [Cout,Cin,kh,kw], b [Cout] -> [N,Cout,Ho,Wo], Ho = floor((H + pt + pb - kh) / stride) + 1. */
 export function conv2d(x: CpuTensor, w: CpuTensor, b: CpuTensor | null, o: Conv2dOptions = {}): CpuTensor {

@@ -91,3 +91,19 @@ export function addPerChannel(x: CpuTensor, v: CpuTensor): CpuTensor {
   }
   return out;
 }
+
+/**
+ * sum_i coef_i * t_i[offset_i ...] over `n` elements, rounded as the scale-then-add chain it replaces:
+ * acc = f32(c0 * t0), then acc = f32(acc + f32(c_i * t_i)).
+ */
+export function lincomb(terms: readonly { data: Float32Array; offset: number; coef: number }[], shape: readonly number[]): CpuTensor {
+  const out = empty(shape);
+  const os = out.data;
+  terms.forEach(({ data, offset, coef }, k) => {
+    for (let i = 0; i < os.length; i++) {
+      const v = Math.fround(data[offset + i] * coef);
+      os[i] = k === 0 ? v : os[i] + v;
+    }
+  });
+  return out;
+}

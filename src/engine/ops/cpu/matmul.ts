@@ -1,6 +1,29 @@
-// Reference matrix products: dot products summed in f64, one output element at a time.
+// Reference matrix products: dot products summed in f64, one output element at a time; the linear epilogues
+// (GEGLU, residual) and the LayerNorm prologue as the separate reference ops they replace.
 import { CpuTensor, empty, expectRank, expectShape } from './tensor.ts';
 import { shapeStr } from '../ops.ts';
+import { geglu } from './elementwise.ts';
+import { layerNorm } from './norm.ts';
+
+/** The CPU tensors behind LinearOptions. */
+export interface LinearExtras {
+  layerNorm: { gamma: CpuTensor; beta: CpuTensor; eps: number } | null;
+  residual: CpuTensor | null;
+}
+
+/** layerNorm of x when asked, linear, GEGLU over its output when asked, then + residual; each step rounds to f32. */
+export function linearFused(x: CpuTensor, w: CpuTensor, b: CpuTensor | null, o: { geglu?: boolean }, e: LinearExtras): CpuTensor {
+  const ln = e.layerNorm;
+  let y = linear(ln ? layerNorm(x, ln.gamma, ln.beta, ln.eps) : x, w, b);
+  const residual = e.residual;
+  if (o.geglu) y = geglu(y);
+  if (residual) {
+    expectShape('linear residual', residual, y.shape);
+    const r = residual.data, ys = y.data;
+    for (let i = 0; i < ys.length; i++) ys[i] = ys[i] + r[i];
+  }
+  return y;
+}
 
 /** x [..., K] @ w[N, K]^T + b[N] -> [..., N] (nn.Linear). */
 export function linear(x: CpuTensor, w: CpuTensor, b: CpuTensor | null): CpuTensor {
