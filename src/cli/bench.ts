@@ -21,6 +21,8 @@ const METER_FLAGS = {
   steps: { type: 'number', value: 'N', help: 'denoising steps, at least 2 (default 20)' },
   f16: { type: 'boolean', help: 'weights stored as f16 (the default)' },
   f32: { type: 'boolean', help: 'weights stored as f32' },
+  'act-f16': { type: 'boolean', help: 'activations stored as f16 (adapters with shader-f16)' },
+  'act-f32': { type: 'boolean', help: 'activations stored as f32 (the default)' },
   preview: { type: 'boolean', help: 'read a preview back after every step, as the app does' },
   json: { type: 'boolean', help: 'print exactly one JSON object on stdout' },
 } satisfies FlagSpecs;
@@ -39,6 +41,7 @@ async function runMeter(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(argv, METER_FLAGS);
   if (positional.length) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
   if (flags.f16 && flags.f32) throw new UsageError('--f16 and --f32 exclude each other');
+  if (flags['act-f16'] && flags['act-f32']) throw new UsageError('--act-f16 and --act-f32 exclude each other');
   const dir = required(flags.model, 'model');
   const size = flags.size ?? 512;
   const steps = flags.steps ?? 20;
@@ -50,7 +53,8 @@ async function runMeter(argv: string[]): Promise<number> {
     text_encoder: readConfig(dir, 'text_encoder/config.json'),
     scheduler: readConfig(dir, 'scheduler/scheduler_config.json'),
   };
-  const plan = await planEdit({ configs, size, steps, f16: !flags.f32, preview: flags.preview });
+  const activationDtype = flags['act-f16'] ? 'f16' : 'f32';
+  const plan = await planEdit({ configs, size, steps, f16: !flags.f32, activationDtype, preview: flags.preview });
   process.stdout.write(flags.json ? JSON.stringify(plan) + '\n' : meterTable(plan, dir));
   return 0;
 }
@@ -78,6 +82,11 @@ function meterTable(p: EditPlan, dir: string): string {
     ['peak GPU memory', `${gb(p.peak_bytes)}  (weights ${gb(p.peak_weight_bytes)}, activations ${gb(p.peak_bytes - p.peak_weight_bytes)})`],
     ['largest buffer', `${mib(p.max_buffer_bytes)}  (${p.max_buffer})`],
     ['largest binding', `${mib(p.max_binding_bytes)}  (${p.max_binding.op} [${p.max_binding.shape.join(',')}])`],
+    ['per stage: peak / binding', `(peak includes the weights; ${p.grow_trims} grow-trims)`],
+    ...STAGES.map((s): [string, string] => {
+      const b = p.max_binding_by_stage[s];
+      return [`  ${s}`, `${gb(p.peak_bytes_by_stage[s])} / ${mib(b.bytes)}  (${b.op} [${b.shape.join(',')}])`];
+    }),
     ['', ''],
     ['per step: dispatches', int(p.dispatches_per_step)],
     ['  submits / readbacks', `${p.submits_per_step} / ${p.readbacks_per_step}`],

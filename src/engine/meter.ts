@@ -9,7 +9,8 @@ import { UNet2DConditionModel } from './models/unet_2d_condition.ts';
 import type { DType } from './ops/ops.ts';
 import { CountingBackend } from './ops/counting/backend.ts';
 import { diffTotals, type Tally, type Totals } from './ops/counting/ledger.ts';
-import { InstructPix2PixPipeline, type NoiseSource } from './pipelines/pipeline_instruct_pix2pix.ts';
+import { DEFAULT_POOL_POLICY, type PoolPolicy } from './ops/counting/buffer_plan.ts';
+import { InstructPix2PixPipeline, type EditHooks, type NoiseSource } from './pipelines/pipeline_instruct_pix2pix.ts';
 import type { SchedulerConfigJson, SchedulerName } from './schedulers/index.ts';
 import type { ClipTokenizer } from './tokenizer/clip_tokenizer.ts';
 import { VarBuilder } from './weights/var_builder.ts';
@@ -31,6 +32,14 @@ export interface PlanRequest {
   guidanceScale?: number; // 7.5
   imageGuidanceScale?: number; // 1.5
   scheduler?: SchedulerName; // euler-ancestral
+  /** The pool's grow-trim thresholds for the (measured) edit, as rt.setPoolPolicy() sets them; default DEFAULT_POOL_POLICY. */
+  pool?: Partial<PoolPolicy>;
+  /**
+   * Side of an edit run first, with the default pool policy, as a warmed-up engine has (the worker compiles every
+   * pipeline at load with a small edit; a runtime grow-trims only with compiled pipelines). Counters and peaks
+   * then cover both edits; per-step figures come from the second.
+   */
+  warmup?: number;
 }
 
 export const STAGES = ['text_encoder', 'vae_encode', 'unet', 'vae_decode', 'other'] as const;
@@ -67,6 +76,14 @@ export interface EditPlan {
   /** The largest buffer bound to one dispatch (against maxStorageBufferBindingSize). */
   max_binding_bytes: number;
   max_binding: { op: string; shape: number[] };
+  /**
+   * Per stage: the most GPU memory held (weights included) while it allocated, and its largest binding. "unet"
+   * is the UNet forwards of the loop; the loop's glue (concat, guidance, scheduler) is in "other".
+   */
+  peak_bytes_by_stage: Record<Stage, number>;
+  max_binding_by_stage: Record<Stage, { bytes: number; op: string; shape: number[] }>;
+  /** Times the pool submitted early and destroyed free buffers rather than grow (buffer_plan.ts). */
+  grow_trims: number;
 
   dispatches: number;
   submits: number;
@@ -140,30 +157,34 @@ export async function planEdit(req: PlanRequest): Promise<EditPlan> {
     scalingFactor: vaeConfig.scaling_factor,
   });
   const stepEnds: Totals[] = [];
-  const image = { width: req.size, height: req.size, data: new Uint8Array(req.size * req.size * 3) };
-  const res = await pipe.edit(
-    image,
+  const blank = (n: number) => ({ width: n, height: n, data: new Uint8Array(n * n * 3) });
+  const edit = (size: number, hooks: EditHooks) => pipe.edit(
+    blank(size),
     {
       prompt: '',
       steps: req.steps,
       guidanceScale: req.guidanceScale,
       imageGuidanceScale: req.imageGuidanceScale,
       scheduler: req.scheduler,
-      maxSize: req.size,
+      maxSize: size,
       noise: zeroNoise,
     },
-    {
-      onProgress: (p) => {
-        if (p.stage === 'denoise') stepEnds.push(be.ledger.snapshot());
-      },
-      onPreview: req.preview ? () => {} : undefined,
-    },
+    { onPreview: req.preview ? () => {} : undefined, ...hooks },
   );
+  if (req.warmup) await edit(req.warmup, {});
+  be.plan.pool.policy = { ...DEFAULT_POOL_POLICY, ...req.pool };
+  const unetFlopsBefore = be.ledger.byStage.get('unet')?.flops ?? 0;
+  const res = await edit(req.size, {
+    onProgress: (p) => {
+      if (p.stage === 'denoise') stepEnds.push(be.ledger.snapshot());
+    },
+  });
   const step = diffTotals(stepEnds[0], stepEnds[1]);
-  return report(be, req, [res.image.height / vae.downscale, res.image.width / vae.downscale], step);
+  const unetFlops = (be.ledger.byStage.get('unet')?.flops ?? 0) - unetFlopsBefore;
+  return report(be, req, [res.image.height / vae.downscale, res.image.width / vae.downscale], step, unetFlops);
 }
 
-function report(be: CountingBackend, req: PlanRequest, latent: [number, number], step: Totals): EditPlan {
+function report(be: CountingBackend, req: PlanRequest, latent: [number, number], step: Totals, unetFlops: number): EditPlan {
   const total = be.ledger.snapshot();
   const pick = (m: Map<string, Tally>, f: keyof Tally) => Object.fromEntries([...m].map(([k, t]) => [k, t[f]]));
   const byStage = (f: keyof Tally) => Object.fromEntries(STAGES.map((s) => [s, be.ledger.byStage.get(s)?.[f] ?? 0])) as Record<Stage, number>;
@@ -182,7 +203,7 @@ function report(be: CountingBackend, req: PlanRequest, latent: [number, number],
     flops: total.flops,
     flops_by_kind: pick(be.ledger.byKind, 'flops'),
     flops_by_stage: flopsByStage,
-    flops_per_unet_evaluation: flopsByStage.unet / (req.steps * batch),
+    flops_per_unet_evaluation: unetFlops / (req.steps * batch),
     dispatches_by_kind: pick(be.ledger.byKind, 'dispatches'),
     dispatches_by_stage: byStage('dispatches'),
     weight_bytes: w('unet') + w('vae') + w('text_encoder'),
@@ -193,6 +214,12 @@ function report(be: CountingBackend, req: PlanRequest, latent: [number, number],
     max_buffer: be.plan.maxBufferWhat,
     max_binding_bytes: mb.bytes,
     max_binding: { op: mb.op, shape: [...mb.shape] },
+    peak_bytes_by_stage: Object.fromEntries(STAGES.map((s) => [s, be.plan.peakByStage.get(s) ?? 0])) as Record<Stage, number>,
+    max_binding_by_stage: Object.fromEntries(STAGES.map((s) => {
+      const b = be.maxBindingByStage.get(s);
+      return [s, { bytes: b?.bytes ?? 0, op: b?.op ?? '', shape: [...(b?.shape ?? [])] }];
+    })) as EditPlan['max_binding_by_stage'],
+    grow_trims: be.plan.pool.growTrims,
     dispatches: total.dispatches,
     submits: total.submits,
     readbacks: total.readbacks,

@@ -60,3 +60,65 @@ describe('sentinel region', () => {
     }
   });
 });
+
+describe('buffer pool: trims and grow-trims (see src/engine/ops/counting/buffer_plan.ts)', () => {
+  const ramp = (n: number) => Float32Array.from({ length: n }, (_, i) => i - 100);
+
+  it('trim() waits for the flush while recorded work still binds a free buffer; releaseCached() frees at once', async () => {
+    const be = await testBackend();
+    const x = be.fromArray(Float32Array.from([1, 2, 3, 4]), [4]); // 16 bytes
+    const y = be.scale(x, 2); // 16 bytes, reads x when submitted
+    be.release(x); // x's buffer is free but the recorded dispatch binds it
+    be.rt.trim();
+    expect(be.rt.stats.bytesAllocated).toBe(32); // destroying x now would fail the submit below
+    expect(Array.from(await be.read(y))).toEqual([2, 4, 6, 8]);
+    expect(be.rt.stats.bytesAllocated).toBe(16); // destroyed right after the submission
+    const z = be.scale(y, 1, 1); // 16 bytes
+    be.release(y);
+    await be.rt.releaseCached(); // flushes, then destroys y's buffer
+    expect(be.rt.stats.bytesAllocated).toBe(16);
+    expect(Array.from(await be.read(z))).toEqual([3, 5, 7, 9]);
+  });
+
+  it('an output that would raise the peak submits the recorded work first and destroys the free buffers', async () => {
+    const be = await testBackend();
+    const rt = be.rt;
+    rt.setPoolPolicy({ growTrimMinBytes: 0, growTrimFreeRatio: 0.5 });
+    // compile the two kernels used below (affine, concat's copy), as a warmed-up engine has, then start empty
+    const w = be.fromArray(new Float32Array(4), [4]);
+    const ws = be.scale(w, 1);
+    const wc = be.concat([ws, w], 0);
+    await be.read(wc);
+    for (const t of [w, ws, wc]) be.release(t);
+    await rt.releaseCached();
+    expect(rt.stats.bytesAllocated).toBe(0);
+    expect(rt.stats.peakBytes).toBe(64);
+    const s0 = { ...rt.stats };
+
+    const n = 256; // 1 KiB tensors
+    const a = be.fromArray(ramp(n), [n]);
+    const b = be.scale(a, 2);
+    const c = be.scale(b, 3); // 3 KiB allocated: the peak
+    be.release(b); // 1 KiB free, still bound by c's recorded dispatch
+    const d = be.concat([c, c], 0); // 2 KiB, none free: would reach 5 KiB; the free KiB is half of it -> grow-trim
+    expect(rt.stats.growTrims).toBe(1);
+    expect(rt.stats.submits - s0.submits).toBe(1); // b and c were submitted before b's buffer was destroyed
+    expect(rt.stats.dispatches - s0.dispatches).toBe(2);
+    expect(rt.stats.bytesAllocated).toBe(3072 - 1024 + 2048);
+    expect(rt.stats.peakBytes).toBe(4096);
+    const got = await be.read(d);
+    const c6 = ramp(n).map((v) => v * 6);
+    expect(Array.from(got)).toEqual([...c6, ...c6]);
+
+    // after a flush that submitted (the read above), the same pattern grows instead: one trim per stage start
+    be.release(a);
+    be.release(c); // 2 KiB free
+    const e = be.concat([d, d], 0); // 4 KiB, would raise the peak, but the pool is disarmed
+    expect(rt.stats.growTrims).toBe(1);
+    expect(rt.stats.bytesAllocated).toBe(2048 + 2048 + 4096);
+    expect(rt.stats.peakBytes).toBe(8192);
+    await rt.releaseCached(); // rearms, and frees a and c
+    expect(rt.stats.bytesAllocated).toBe(6144);
+    expect(Array.from(await be.read(e)).slice(n * 3)).toEqual(Array.from(c6));
+  });
+});

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planEdit, type PlanRequest } from '../../src/engine/meter.ts';
 import type { RuntimeStats } from '../../src/engine/gpu/runtime.ts';
+import type { PoolPolicy } from '../../src/engine/ops/counting/buffer_plan.ts';
 import { CountingBackend } from '../../src/engine/ops/counting/backend.ts';
 import type { Backend } from '../../src/engine/ops/ops.ts';
 import type { WebGpuBackend } from '../../src/engine/ops/webgpu/backend.ts';
@@ -141,12 +142,21 @@ describe('CountingBackend cost formulas (hand-computed)', () => {
   });
 });
 
-/** The real pipeline on the real runtime: counters at the end of every step, and at the end. */
-async function realEdit(variant: Variant, req: { steps: number; guidanceScale?: number; preview: boolean }) {
+/**
+ * The real pipeline on the real runtime: counters at the end of every step, and at the end. With `warmup` an
+ * edit of that size runs first (default pool policy), then `pool` is set for the measured one.
+ */
+async function realEdit(
+  variant: Variant,
+  req: { steps: number; guidanceScale?: number; preview: boolean; warmup?: number; pool?: Partial<PoolPolicy> },
+) {
   const gpu: WebGpuBackend = await testBackend();
   const pipe = buildPipeline(gpu, await loadPipelineFolder(nodeFolderSource(join(root, TINY)), { variant }));
   const ends: RuntimeStats[] = [];
   const image = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).map((_, i) => (i * 7) % 256) };
+  const edit = { prompt: 'make it snow', steps: req.steps, guidanceScale: req.guidanceScale, maxSize: 64, seed: 3 };
+  if (req.warmup) await pipe.edit(image, { ...edit, maxSize: req.warmup }, { onPreview: req.preview ? () => {} : undefined });
+  if (req.pool) gpu.rt.setPoolPolicy(req.pool);
   await pipe.edit(
     image,
     { prompt: 'make it snow', steps: req.steps, guidanceScale: req.guidanceScale, maxSize: 64, seed: 3 },
@@ -188,6 +198,62 @@ describe('planEdit on the tiny model matches the WebGPU runtime running the same
   }
 });
 
+describe('grow-trims and trims: the counting plan replays the runtime (thresholds lowered to reach tiny tensors)', () => {
+  const low = { growTrimMinBytes: 0, growTrimFreeRatio: 0.5 };
+
+  it('op by op: a trim between stages, a grow-trim while armed, none once a flush has submitted', async () => {
+    // warm-up compiles the kernels on the GPU (a runtime grow-trims only with compiled pipelines); the counting
+    // backend runs the same ops, so every counter must agree from the first op on
+    const run = async (be: Backend & { releaseCached(): Promise<void> }) => {
+      const w = arr(be, [4]);
+      const ws = be.scale(w, 1);
+      const wc = be.concat([ws, w], 0);
+      await be.read(wc);
+      for (const t of [w, ws, wc]) be.release(t);
+      await be.releaseCached();
+      const a = arr(be, [256]);
+      const b = be.scale(a, 2);
+      const c = be.scale(b, 3);
+      be.release(b);
+      const d = be.concat([c, c], 0); // grow-trim
+      await be.read(d);
+      be.release(a);
+      be.release(c);
+      const e = be.concat([d, d], 0); // disarmed: grows
+      await be.releaseCached();
+      await be.read(e);
+    };
+    const gpu = await testBackend();
+    gpu.rt.setPoolPolicy(low);
+    await run(gpu);
+    const counting = new CountingBackend({ pool: low });
+    await run(counting);
+    expect({ ...countingCounters(counting), growTrims: counting.plan.pool.growTrims }).toEqual({
+      ...gpuCounters(gpu.rt.stats), growTrims: gpu.rt.stats.growTrims,
+    });
+    expect(gpu.rt.stats.growTrims).toBe(1);
+    expect(counting.plan.bytesAllocated).toBe(gpu.rt.stats.bytesAllocated);
+  });
+
+  it('a whole tiny edit after a smaller warm-up edit (as the worker runs at load), with grow-trims', async () => {
+    const real = await realEdit('fp32', { steps: 3, preview: false, warmup: 32, pool: low });
+    const plan = await planEdit({ configs: configs(TINY), size: 64, steps: 3, f16: false, warmup: 32, pool: low });
+    const step = (k: keyof RuntimeStats) => real.ends[1][k] - real.ends[0][k];
+    const measured = {
+      dispatches_per_step: step('dispatches'), submits_per_step: step('submits'), readbacks_per_step: step('readbacks'),
+      dispatches: real.final.dispatches, submits: real.final.submits, readbacks: real.final.readbacks,
+      peak_bytes: real.final.peakBytes, max_buffer_bytes: real.final.maxBufferBytes, max_binding_bytes: real.final.maxBindingBytes,
+      grow_trims: real.final.growTrims,
+    };
+    const meter = Object.fromEntries(Object.keys(measured).map((k) => [k, plan[k as keyof typeof plan]]));
+    expect(meter).toEqual(measured);
+    expect(measured.grow_trims).toBeGreaterThan(2);
+    // no grow-trim inside the loop after its first step: still one submit per step, at every step
+    for (let i = 1; i < real.ends.length; i++) expect(real.ends[i].submits - real.ends[i - 1].submits).toBe(1);
+    console.log(`[meter] tiny warm edit with grow-trims: ${JSON.stringify(measured)}`);
+  });
+});
+
 describe('planEdit at real scale (models/instruct-pix2pix configs, 512 x 512)', () => {
   it('FLOPs land on DESIGN.md section 5: UNet ~0.8 TFLOP per evaluation, VAE encode ~1.1, decode ~2.5, edit ~52', async () => {
     const p = await planEdit({ configs: configs(REAL), size: 512, steps: 20, f16: true });
@@ -205,6 +271,25 @@ describe('planEdit at real scale (models/instruct-pix2pix configs, 512 x 512)', 
     expect(p.flops_by_stage.unet).toBeCloseTo(20 * 3 * p.flops_per_unet_evaluation, -3);
     console.log(`[meter] real 512 f16: UNet eval ${(p.flops_per_unet_evaluation / T).toFixed(3)} TFLOP, encode ` +
       `${(p.flops_by_stage.vae_encode / T).toFixed(3)}, decode ${(p.flops_by_stage.vae_decode / T).toFixed(3)}, edit ${(p.flops / T).toFixed(2)}`);
+  });
+
+  it('memory targets of issue 6: peak <= 2.6e9 (f16 activations) / 3.2e9 (f32), buffers <= 256 MiB, f16 bindings <= 128 MiB', async () => {
+    for (const [act, limit] of [['f16', 2.6e9], ['f32', 3.2e9]] as const) {
+      const p = await planEdit({ configs: configs(REAL), size: 512, steps: 20, f16: true, activationDtype: act });
+      expect(p.peak_bytes, act).toBeLessThanOrEqual(limit);
+      expect(p.max_buffer_bytes, act).toBeLessThanOrEqual(2 ** 28);
+      if (act === 'f16') expect(p.max_binding_bytes).toBeLessThanOrEqual(2 ** 27);
+      expect([p.submits_per_step, p.readbacks_per_step], act).toEqual([1, 0]);
+      // the per-stage figures are where the totals come from: the largest of them is the total
+      const stages = Object.values(p.peak_bytes_by_stage);
+      expect(Math.max(...stages)).toBe(p.peak_bytes);
+      for (const v of stages) expect(v).toBeGreaterThanOrEqual(p.weight_bytes);
+      expect(Math.max(...Object.values(p.max_binding_by_stage).map((b) => b.bytes))).toBe(p.max_binding_bytes);
+      const gb = (n: number) => (n / 1e9).toFixed(3);
+      console.log(`[meter] real 512 f16 weights, ${act} activations: peak ${gb(p.peak_bytes)} GB (` +
+        Object.entries(p.peak_bytes_by_stage).map(([s, v]) => `${s} ${gb(v)}`).join(', ') + `), ${p.grow_trims} grow-trims, ` +
+        `largest binding ${p.max_binding_bytes} (${p.max_binding.op} [${p.max_binding.shape}])`);
+    }
   });
 
   it('weight bytes are the published parameter counts x 2 (f16) or x 4 (f32)', async () => {

@@ -2,9 +2,12 @@
 // recorder. Ops record dispatches; flush() awaits the pipelines, encodes everything into one command buffer and
 // submits it once. Within one submission WebGPU orders dispatches, so a buffer freed by one op can be reused by
 // a later op's output right away. Uploads always get a fresh mapped buffer, so they never race pending work.
+// The pool's rules (exact sizes, trims, grow-trims) live in ops/counting/buffer_plan.ts, shared with the meter;
+// free buffers are destroyed only when no recorded, unsubmitted dispatch can still refer to them.
 import { DeviceLostError, type GpuContext } from './device.ts';
 import { packParams, typedBindings, weightPrelude, type KernelSpec, type StorageKind } from './kernel.ts';
 import { loadShader } from './shader_source.ts';
+import { BufferPool, DEFAULT_POOL_POLICY, roundBytes, type PoolPolicy } from '../ops/counting/buffer_plan.ts';
 import type { DType, Tensor } from '../ops/ops.ts';
 import { numel, shapeStr } from '../ops/ops.ts';
 
@@ -56,18 +59,28 @@ export interface RuntimeStats {
   maxBufferBytes: number;
   /** Largest buffer bound to a recorded dispatch (what maxStorageBufferBindingSize must allow). */
   maxBindingBytes: number;
+  /** Times the pool submitted early and destroyed its free buffers rather than grow (see buffer_plan.ts). */
+  growTrims: number;
 }
 
 export class GpuRuntime {
   readonly device: GPUDevice;
   private pipelines = new Map<string, Promise<GPUComputePipeline>>();
-  private pool = new Map<number, GPUBuffer[]>();
+  /** Pipelines whose promise has resolved: what a submission made outside flush() can use. */
+  private ready = new WeakMap<Promise<GPUComputePipeline>, GPUComputePipeline>();
   private recorded: Recorded[] = [];
   private copies: Copy[] = [];
   private lostMessage: string | null = null;
   readonly stats: RuntimeStats = {
-    dispatches: 0, submits: 0, readbacks: 0, bytesAllocated: 0, peakBytes: 0, maxBufferBytes: 0, maxBindingBytes: 0,
+    dispatches: 0, submits: 0, readbacks: 0, bytesAllocated: 0, peakBytes: 0, maxBufferBytes: 0, maxBindingBytes: 0, growTrims: 0,
   };
+  private pool = new BufferPool<GPUBuffer>(this.stats);
+  /** flush() calls not finished yet (their batch may be taken but not submitted). */
+  private inFlight = 0;
+  /** trim() was called with work pending: destroy the free buffers after the next submission. */
+  private trimAfterFlush = false;
+  /** Error checks of submissions made outside flush(), reported by the next flush. */
+  private pendingChecks: Promise<Error | null>[] = [];
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -99,19 +112,27 @@ export class GpuRuntime {
 
   // ---- buffers ---------------------------------------------------------------------------------------------
   private static roundBytes(bytes: number): number {
-    return Math.max(16, Math.ceil(bytes / 16) * 16);
+    return roundBytes(bytes);
+  }
+
+  /** The pool's grow-trim thresholds (tests lower them to reach grow-trims with small tensors). */
+  setPoolPolicy(p: Partial<PoolPolicy>): void {
+    this.pool.policy = { ...DEFAULT_POOL_POLICY, ...p };
   }
 
   private allocate(bytes: number): GPUBuffer {
     const size = GpuRuntime.roundBytes(bytes);
-    const free = this.pool.get(size);
-    if (free && free.length) return free.pop()!;
+    const free = this.pool.take(size);
+    if (free) return free;
     if (size > this.ctx.limits.maxBufferSize) {
       throw new Error(`buffer of ${size} bytes exceeds this adapter's maxBufferSize ${this.ctx.limits.maxBufferSize}`);
     }
-    this.stats.bytesAllocated += size;
-    this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytesAllocated);
-    this.stats.maxBufferBytes = Math.max(this.stats.maxBufferBytes, size);
+    // rather than grow past the peak while free buffers of other sizes sit idle: submit, then destroy them
+    if (this.pool.wantsGrowTrim(size) && this.submitRecordedNow()) {
+      this.destroyFree();
+      this.stats.growTrims++;
+    }
+    this.pool.created(size);
     return this.device.createBuffer({
       size,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
@@ -184,9 +205,7 @@ export class GpuRuntime {
     });
     new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, bytes));
     buffer.unmap();
-    this.stats.bytesAllocated += size;
-    this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytesAllocated);
-    this.stats.maxBufferBytes = Math.max(this.stats.maxBufferBytes, size);
+    this.pool.created(size);
     return new GpuTensor(shape, dtype, { buffer, bytes, refs: 1 });
   }
 
@@ -200,21 +219,27 @@ export class GpuRuntime {
     const s = t.storage;
     if (s.refs <= 0) return;
     if (--s.refs > 0) return;
-    const size = s.buffer.size;
-    let list = this.pool.get(size);
-    if (!list) this.pool.set(size, (list = []));
-    list.push(s.buffer);
+    this.pool.put(s.buffer.size, s.buffer);
   }
 
-  /** Destroys pooled (free) buffers. */
+  /**
+   * Destroys the pooled (free) buffers. A free buffer may still be bound by recorded work that is not submitted
+   * yet: then they are destroyed right after the next flush submits it.
+   */
   trim(): void {
-    for (const list of this.pool.values()) {
-      for (const b of list) {
-        this.stats.bytesAllocated -= b.size;
-        b.destroy();
-      }
-    }
-    this.pool.clear();
+    if (this.recorded.length || this.copies.length || this.inFlight) this.trimAfterFlush = true;
+    else this.destroyFree();
+  }
+
+  /** Submits what is recorded, then destroys the free buffers: between stages, so that each starts from its weights. */
+  async releaseCached(): Promise<void> {
+    await this.flush();
+    this.trim();
+  }
+
+  private destroyFree(): void {
+    this.trimAfterFlush = false;
+    for (const b of this.pool.drain()) b.destroy();
   }
 
   // ---- kernels ---------------------------------------------------------------------------------------------
@@ -239,7 +264,8 @@ export class GpuRuntime {
           compute: { module, entryPoint: spec.entry ?? 'main', constants: overrides },
         });
       })();
-      p.catch(() => this.pipelines.delete(key));
+      const pipeline = p;
+      pipeline.then((v) => this.ready.set(pipeline, v), () => this.pipelines.delete(key));
       this.pipelines.set(key, p);
     }
     return p;
@@ -282,20 +308,49 @@ export class GpuRuntime {
    * (e.g. a concurrent read) must not submit its commands before an earlier one, still awaiting its pipelines.
    */
   flush(): Promise<void> {
-    const p = this.flushChain.then(() => this.flushNow());
+    this.inFlight++;
+    const p = this.flushChain.then(() => this.flushNow()).finally(() => this.inFlight--);
     this.flushChain = p.catch(() => {});
     return p;
   }
 
   private async flushNow(): Promise<void> {
     this.checkAlive();
-    if (!this.recorded.length && !this.copies.length) return;
+    if (this.recorded.length || this.copies.length) {
+      const recorded = this.recorded;
+      const copies = this.copies;
+      this.recorded = [];
+      this.copies = [];
+      this.pool.disarm();
+      const pipelines = await Promise.all(recorded.map((r) => r.pipeline));
+      this.checkAlive();
+      this.pendingChecks.push(this.submit(recorded, copies, pipelines));
+    }
+    if (this.trimAfterFlush && !this.recorded.length && !this.copies.length) this.destroyFree();
+    const checks = this.pendingChecks;
+    this.pendingChecks = [];
+    for (const e of await Promise.all(checks)) if (e) throw e;
+  }
+
+  /**
+   * Submits the recorded work now, without waiting (a grow-trim, from inside an op): possible when no flush is
+   * under way and every recorded pipeline is compiled. Returns whether nothing recorded is left unsubmitted.
+   */
+  private submitRecordedNow(): boolean {
+    if (this.lostMessage || this.inFlight) return false;
+    if (!this.recorded.length && !this.copies.length) return true;
+    const pipelines = this.recorded.map((r) => this.ready.get(r.pipeline));
+    if (pipelines.some((p) => !p)) return false;
     const recorded = this.recorded;
     const copies = this.copies;
     this.recorded = [];
     this.copies = [];
-    const pipelines = await Promise.all(recorded.map((r) => r.pipeline));
-    this.checkAlive();
+    this.pendingChecks.push(this.submit(recorded, copies, pipelines as GPUComputePipeline[]));
+    return true;
+  }
+
+  /** Encodes and submits one command buffer; resolves to its out-of-memory or validation error, if any. */
+  private submit(recorded: Recorded[], copies: Copy[], pipelines: GPUComputePipeline[]): Promise<Error | null> {
     const device = this.device;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
@@ -328,11 +383,14 @@ export class GpuRuntime {
     device.queue.submit([enc.finish()]);
     this.stats.dispatches += recorded.length;
     this.stats.submits++;
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    uniform?.destroy();
-    if (oom) throw new Error(`GPU out of memory: ${oom.message}. Try a smaller image size.`);
-    if (validation) throw new Error(`WebGPU validation error: ${validation.message}`);
+    const validation = device.popErrorScope();
+    const oom = device.popErrorScope();
+    return Promise.all([validation, oom]).then(([v, o]) => {
+      uniform?.destroy();
+      if (o) return new Error(`GPU out of memory: ${o.message}. Try a smaller image size.`);
+      if (v) return new Error(`WebGPU validation error: ${v.message}`);
+      return null;
+    }, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   }
 
   /** Reads a tensor back to the host as f32 (f16 storage is widened). */

@@ -9,7 +9,6 @@ import type { Backend, Tensor } from '../ops/ops.ts';
 import { numel } from '../ops/ops.ts';
 import type { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
 import { createScheduler, type SchedulerConfigJson, type SchedulerName } from '../schedulers/index.ts';
-import { linearCombination } from '../schedulers/scheduling_utils.ts';
 import { gaussian } from '../random/gaussian.ts';
 import { prepareImage, type RgbImage } from '../image/resize.ts';
 import { latentsToPreview } from './preview.ts';
@@ -148,6 +147,7 @@ export class InstructPix2PixPipeline {
     const batch = cfg ? 3 : 1;
     const { image, scaled } = prepareImage(input, p.maxSize);
     hooks.onProgress?.({ stage: 'encode', step: 0, steps: p.steps });
+    await be.releaseCached?.(); // each edit (and each stage below) starts with nothing cached beside the weights
 
     // 1-2. conditioning
     const embeds = await this.encodePrompt(p.prompt, p.negativePrompt, cfg, hooks); // [B,77,D]
@@ -155,6 +155,7 @@ export class InstructPix2PixPipeline {
     const imageLatents = this.prepareImageLatents(image, cfg); // [B,4,h,w]
     await this.dumpTensor(hooks, 'image_latents', imageLatents);
     check();
+    await be.releaseCached?.();
 
     // 3. initial latents = N(0,1) * init_noise_sigma
     const [, lc, h, w] = imageLatents.shape;
@@ -163,7 +164,8 @@ export class InstructPix2PixPipeline {
     let latents = be.fromArray(noise.latents(shape).map((v) => Math.fround(v * sigma0)), shape);
     await this.dumpTensor(hooks, 'latents_init', latents);
 
-    // 4. denoising loop
+    // 4. denoising loop (the text's cross-attention K and V computed on the first step, kept for the rest)
+    this.parts.unet.cacheCrossAttention(true);
     try {
       for (let i = 0; i < p.steps; i++) {
         check();
@@ -177,21 +179,19 @@ export class InstructPix2PixPipeline {
         // 4b. the UNet on the batch
         const eps = this.parts.unet.forward(unetIn, new Float32Array([t]), embeds); // [B,4,h,w]
         be.release(unetIn);
-        // 4c. dual guidance: uncond + g_t (text - image) + g_i (image - uncond), in f32
+        // 4c. dual guidance: uncond + g_t (text - image) + g_i (image - uncond) = g_t text + (g_i - g_t) image +
+        //     (1 - g_i) uncond, in f32, one lincomb over the batch entries [text, image, uncond]
         let guided = eps;
         if (cfg) {
           await this.dumpTensor(hooks, `step${i}.noise_pred_batch`, eps);
-          const eText = be.slice(eps, 0, 0, 1);
-          const eImage = be.slice(eps, 0, 1, 2);
-          const eUncond = be.slice(eps, 0, 2, 3);
           const gt = p.guidanceScale;
           const gi = p.imageGuidanceScale;
-          guided = linearCombination(be, [
-            [eText, gt],
-            [eImage, gi - gt],
-            [eUncond, 1 - gi],
-          ]);
-          for (const e of [eps, eText, eImage, eUncond]) be.release(e);
+          guided = be.lincomb([
+            { t: eps, batch: 0, coef: gt },
+            { t: eps, batch: 1, coef: gi - gt },
+            { t: eps, batch: 2, coef: 1 - gi },
+          ]); // [1,4,h,w]
+          be.release(eps);
         }
         await this.dumpTensor(hooks, `step${i}.noise_pred`, guided);
         // 4d. the scheduler step
@@ -206,18 +206,22 @@ export class InstructPix2PixPipeline {
         else await be.flush();
         hooks.onProgress?.({ stage: 'denoise', step: i + 1, steps: p.steps });
       }
+      this.parts.unet.cacheCrossAttention(false);
       check();
       // 5. decode latents / scaling_factor; clamp(x/2 + 0.5) -> u8, round half to even
       hooks.onProgress?.({ stage: 'decode', step: p.steps, steps: p.steps });
+      await be.releaseCached?.();
       const z = be.scale(latents, 1 / this.parts.scalingFactor);
       const decoded = this.parts.vae.decode(z); // [1,3,H,W]
       be.release(z);
       await this.dumpTensor(hooks, 'vae_decode_output', decoded);
       const rgb = await be.tensorToImage(decoded);
       be.release(decoded);
+      await be.releaseCached?.();
       hooks.dump?.('output_u8', rgb, [image.height, image.width, 3], 'U8');
       return { image: { width: image.width, height: image.height, data: rgb }, input: image, scaled, params: p };
     } finally {
+      this.parts.unet.cacheCrossAttention(false);
       be.release(latents);
       be.release(embeds);
       be.release(imageLatents);

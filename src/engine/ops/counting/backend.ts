@@ -7,12 +7,12 @@
 // Weights: models built with VarBuilder.from(countingBackend, null) hold ShapeTensors. Each is uploaded (a fresh
 // buffer at the weight dtype of this backend) when adoptWeights() finds it in a built model, or when an op first
 // meets it. Tensors made by weight() keep the dtype of their data.
-import type { AttentionOptions, Backend, Conv2dOptions, DType, GroupNormOptions, Tensor, WeightData } from '../ops.ts';
+import type { AttentionOptions, Backend, Conv2dOptions, DType, GroupNormOptions, LincombTerm, LinearOptions, Tensor, WeightData } from '../ops.ts';
 import { numel, shapeStr } from '../ops.ts';
 import { ShapeTensor, VarBuilder } from '../../weights/var_builder.ts';
-import { BufferPlan, type Storage } from './buffer_plan.ts';
+import { BufferPlan, type PoolPolicy, type Storage } from './buffer_plan.ts';
 import { attentionFlops, conv2dFlops, gemmFlops, LAYOUT_FLOPS, PER_ELEMENT } from './cost.ts';
-import { Ledger } from './ledger.ts';
+import { Ledger, type BindingRecord } from './ledger.ts';
 import * as S from './shapes.ts';
 
 export class CountingTensor implements Tensor {
@@ -26,8 +26,10 @@ export class CountingTensor implements Tensor {
 export interface CountingOptions {
   /** Storage of the shape-only weights: 'f16' (the fp16 weight files) or 'f32'. Default f32. */
   weightDtype?: DType;
-  /** Storage of activations (op outputs, host arrays). Default f32, the only kind the kernels take today. */
+  /** Storage of activations (op outputs; host arrays upload f32 as on WebGPU). Default f32. */
   activationDtype?: DType;
+  /** The pool's grow-trim thresholds (GpuRuntime.setPoolPolicy); default DEFAULT_POOL_POLICY. */
+  pool?: Partial<PoolPolicy>;
 }
 
 const bytesOf = (shape: readonly number[], dtype: DType) => numel(shape) * (dtype === 'f16' ? 2 : 4);
@@ -35,8 +37,11 @@ const sizeOf = (t: CountingTensor) => bytesOf(t.shape, t.dtype);
 
 export class CountingBackend implements Backend {
   readonly name = 'counting';
-  readonly plan = new BufferPlan();
   readonly ledger = new Ledger();
+  /** A grow-trim submits what is recorded, as GpuRuntime does before destroying free buffers. */
+  readonly plan: BufferPlan;
+  /** The largest binding recorded under each stage. */
+  readonly maxBindingByStage = new Map<string, BindingRecord>();
   readonly weightDtype: DType;
   readonly activationDtype: DType;
   /** Work is attributed to this stage (the meter sets it around each model's forward). */
@@ -44,28 +49,32 @@ export class CountingBackend implements Backend {
   /** Exact weight bytes (elements x dtype size) per component, without the pool's rounding. */
   readonly weightBytes = new Map<string, number>();
   private readonly weights = new WeakMap<ShapeTensor, CountingTensor>();
+  /** Fused weights made (concatWeights) from shape-only weights uploaded for them under `stage`, before
+   * adoptWeights() could attribute them to their model: their bytes move to the model's component there. */
+  private readonly fusedFrom = new WeakMap<CountingTensor, { stage: string; bytes: number }>();
   private dummyBias: CountingTensor | null = null;
 
   constructor(o: CountingOptions = {}) {
     this.weightDtype = o.weightDtype ?? 'f32';
     this.activationDtype = o.activationDtype ?? 'f32';
+    this.plan = new BufferPlan(() => this.ledger.flush(), o.pool);
   }
 
   // ---- accounting ------------------------------------------------------------------------------------------
   private empty(shape: readonly number[], dtype: DType = this.activationDtype): CountingTensor {
-    return new CountingTensor(shape, dtype, this.plan.alloc(bytesOf(shape, dtype), `${dtype} ${shapeStr(shape)}`));
+    return new CountingTensor(shape, dtype, this.plan.alloc(bytesOf(shape, dtype), `${dtype} ${shapeStr(shape)}`, this.stage));
   }
 
   private upload(shape: readonly number[], dtype: DType, bytes = bytesOf(shape, dtype)): CountingTensor {
     this.ledger.upload(bytes);
-    return new CountingTensor(shape, dtype, this.plan.upload(bytes, 'upload', `upload ${shapeStr(shape)}`));
+    return new CountingTensor(shape, dtype, this.plan.upload(bytes, 'upload', `upload ${shapeStr(shape)}`, this.stage));
   }
 
   private uploadWeight(shape: readonly number[], dtype: DType, component: string): CountingTensor {
     const bytes = bytesOf(shape, dtype);
     this.ledger.upload(bytes);
     this.weightBytes.set(component, (this.weightBytes.get(component) ?? 0) + bytes);
-    return new CountingTensor(shape, dtype, this.plan.upload(bytes, 'weight', `weight ${dtype} ${shapeStr(shape)}`));
+    return new CountingTensor(shape, dtype, this.plan.upload(bytes, 'weight', `weight ${dtype} ${shapeStr(shape)}`, this.stage));
   }
 
   /** Uploads every shape-only weight a built model holds, as loading does before any forward. Returns their count. */
@@ -79,6 +88,15 @@ export class CountingBackend implements Backend {
         if (!this.weights.has(v)) {
           this.weights.set(v, this.uploadWeight(v.shape, this.weightDtype, component));
           count++;
+        }
+        return;
+      }
+      if (v instanceof CountingTensor) {
+        const from = this.fusedFrom.get(v);
+        if (from) {
+          this.weightBytes.set(from.stage, (this.weightBytes.get(from.stage) ?? 0) - from.bytes);
+          this.weightBytes.set(component, (this.weightBytes.get(component) ?? 0) + from.bytes);
+          this.fusedFrom.delete(v);
         }
         return;
       }
@@ -113,7 +131,11 @@ export class CountingBackend implements Backend {
    */
   private record(kind: string, flops: number, bound: CountingTensor[], read: number, written: number, grid: readonly number[] = [1]): void {
     if (grid.some((n) => n === 0)) return;
-    for (const t of bound) this.ledger.bound(t.storage.size, kind, t.shape);
+    for (const t of bound) {
+      this.ledger.bound(t.storage.size, kind, t.shape);
+      const m = this.maxBindingByStage.get(this.stage);
+      if (!m || t.storage.size > m.bytes) this.maxBindingByStage.set(this.stage, { bytes: t.storage.size, op: kind, shape: [...t.shape] });
+    }
     this.ledger.dispatch(kind, this.stage, { flops, bytesRead: read, bytesWritten: written });
   }
 
@@ -129,9 +151,10 @@ export class CountingBackend implements Backend {
   }
 
   // ---- tensors ---------------------------------------------------------------------------------------------
+  /** f32 whatever the activation storage, as WebGpuBackend.fromArray uploads. */
   fromArray(data: Float32Array, shape: readonly number[]): Tensor {
     if (data.length !== numel(shape)) throw new Error(`fromArray ${shapeStr(shape)}: got ${data.length} values`);
-    return this.upload(shape, this.activationDtype);
+    return this.upload(shape, 'f32');
   }
   weight(w: WeightData, shape: readonly number[]): Tensor {
     if (w.data.length !== numel(shape)) throw new Error(`weight ${shapeStr(shape)}: got ${w.data.length} values`);
@@ -140,6 +163,7 @@ export class CountingBackend implements Backend {
   async read(t: Tensor): Promise<Float32Array> {
     const x = this.c(t);
     this.ledger.readback();
+    this.plan.submitted();
     return new Float32Array(numel(x.shape));
   }
   reshape(t: Tensor, shape: readonly number[]): Tensor {
@@ -152,18 +176,28 @@ export class CountingBackend implements Backend {
     this.plan.release(this.c(t).storage);
   }
   async flush(): Promise<void> {
+    const before = this.ledger.snapshot().submits;
     this.ledger.flush();
+    if (this.ledger.snapshot().submits > before) this.plan.submitted();
+  }
+  /** GpuRuntime.releaseCached(): a flush, then the free buffers destroyed. */
+  async releaseCached(): Promise<void> {
+    await this.flush();
+    this.plan.trim();
   }
 
   // ---- convolution and normalization ------------------------------------------------------------------------
-  conv2d(xt: Tensor, wt: Tensor, bt: Tensor | null, o?: Conv2dOptions): Tensor {
+  conv2d(xt: Tensor, wt: Tensor, bt: Tensor | null, o: Conv2dOptions = {}): Tensor {
     const [x, w, b] = [this.c(xt), this.c(wt), bt && this.c(bt)];
+    const cb = o.channelBias ? this.c(o.channelBias.table) : null;
+    const res = o.residual ? this.c(o.residual) : null;
     const g = S.conv2dGeometry(x, w, b, o);
-    this.act('conv2d', x);
-    const y = this.empty(g.shape); // [N,Cin,H,W] -> [N,Cout,Ho,Wo]
-    const bias = b ?? this.noBias();
-    const flops = conv2dFlops(g.n, g.cout, g.ho, g.wo, g.cin, g.kh, g.kw);
-    this.record('conv2d', flops, [x, w, bias, y], sizeOf(x) + sizeOf(w) + (b ? sizeOf(b) : 0), sizeOf(y));
+    const y = this.empty(g.shape); // [N,Cin,H,W] -> [N,Cout,Ho,Wo] (or tokens)
+    const dummy = this.noBias(); // the wrapper binds it for every absent input
+    const outputs = numel(g.shape);
+    const flops = conv2dFlops(g.n, g.cout, g.ho, g.wo, g.cin, g.kh, g.kw) + ((cb ? 1 : 0) + (res ? 1 : 0)) * outputs;
+    const read = sizeOf(x) + sizeOf(w) + (b ? sizeOf(b) : 0) + (cb ? bytesOf([g.n, g.cout], cb.dtype) : 0) + (res ? sizeOf(res) : 0);
+    this.record('conv2d', flops, [x, w, b ?? dummy, cb ?? dummy, res ?? dummy, y], read, sizeOf(y));
     return y;
   }
   groupNorm(xt: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): Tensor {
@@ -184,19 +218,23 @@ export class CountingBackend implements Backend {
   }
 
   // ---- matrix products -------------------------------------------------------------------------------------
-  linear(xt: Tensor, wt: Tensor, bt: Tensor | null): Tensor {
+  linear(xt: Tensor, wt: Tensor, bt: Tensor | null, o: LinearOptions = {}): Tensor {
     const [x, w, b] = [this.c(xt), this.c(wt), bt && this.c(bt)];
-    const g = S.linearGeometry(x, w, b);
-    this.act('linear', x);
-    const y = this.empty(g.shape); // [..., K] -> [..., N]
-    const bias = b ?? this.noBias();
-    this.record('linear', gemmFlops(g.M, g.N, g.K), [x, w, bias, y], sizeOf(x) + sizeOf(w) + (b ? sizeOf(b) : 0), sizeOf(y));
+    const res = o.residual ? this.c(o.residual) : null;
+    const ln = o.layerNorm ? [this.c(o.layerNorm.gamma), this.c(o.layerNorm.beta)] : [];
+    const g = S.linearGeometry(x, w, b, o);
+    const y = this.empty(g.shape); // [..., K] -> [..., N] (N/2 with GEGLU)
+    const dummy = this.noBias(); // the wrapper binds it for every absent input
+    const outputs = numel(g.shape);
+    const flops = gemmFlops(g.M, g.N, g.K) + (ln.length ? PER_ELEMENT.layerNorm * numel(x.shape) : 0) +
+      (o.geglu ? PER_ELEMENT.geglu * outputs : 0) + (res ? outputs : 0);
+    const read = [x, w, ...(b ? [b] : []), ...ln, ...(res ? [res] : [])].reduce((sum, t) => sum + sizeOf(t), 0);
+    this.record('linear', flops, [x, w, b ?? dummy, ln[0] ?? dummy, ln[1] ?? dummy, res ?? dummy, y], read, sizeOf(y));
     return y;
   }
   matmul(at: Tensor, bt: Tensor): Tensor {
     const [a, b] = [this.c(at), this.c(bt)];
     const g = S.matmulGeometry(a, b);
-    this.act('matmul', a, b);
     const y = this.empty([g.B, g.M, g.N]); // [B,M,K] x [B,K,N] -> [B,M,N]
     this.record('matmul', g.B * gemmFlops(g.M, g.N, g.K), [a, b, y], sizeOf(a) + sizeOf(b), sizeOf(y));
     return y;
@@ -275,46 +313,67 @@ export class CountingBackend implements Backend {
     this.pointwise('addPerChannel', PER_ELEMENT.addPerChannel, [x, v], y);
     return y;
   }
+  lincomb(terms: readonly LincombTerm[]): Tensor {
+    const ts = terms.map((term) => ({ ...term, t: this.c(term.t) }));
+    const shape = S.lincombShape(ts);
+    const y = this.empty(shape, 'f32'); // always f32
+    const read = ts.reduce((sum, { t }) => sum + bytesOf(shape, t.dtype), 0);
+    this.record('lincomb', PER_ELEMENT.lincomb * ts.length * numel(shape), [...ts.map(({ t }) => t), y], read, sizeOf(y));
+    return y;
+  }
+
+  // ---- weights ---------------------------------------------------------------------------------------------
+  concatWeights(wts: readonly Tensor[]): Tensor {
+    const stage = this.stage;
+    const before = this.weightBytes.get(stage) ?? 0;
+    const ws = wts.map((t) => this.c(t)); // shape-only weights not adopted yet are uploaded here, under `stage`
+    const shape = S.concatWeightsShape(ws);
+    const y = this.empty(shape, ws[0].dtype);
+    for (const w of ws) {
+      const bytes = sizeOf(w);
+      if (bytes > 0) this.record('concatWeights', LAYOUT_FLOPS, [w, y], bytes, bytes);
+    }
+    for (const w of ws) this.release(w);
+    const uploaded = (this.weightBytes.get(stage) ?? 0) - before;
+    if (uploaded > 0) this.fusedFrom.set(y, { stage, bytes: uploaded });
+    return y;
+  }
 
   // ---- layout ----------------------------------------------------------------------------------------------
   upsampleNearest(xt: Tensor, outH: number, outW: number): Tensor {
     const x = this.c(xt);
     const shape = S.upsampleShape(x, outH, outW);
-    this.act('upsampleNearest', x);
-    const y = this.empty(shape);
+    const y = this.empty(shape, x.dtype); // layout ops keep their input's dtype, as the WebGPU wrappers do
     this.record('upsampleNearest', LAYOUT_FLOPS, [x, y], sizeOf(x), sizeOf(y));
     return y;
   }
   concat(xts: readonly Tensor[], axis: number): Tensor {
     const xs = xts.map((t) => this.c(t));
-    this.act('concat', ...xs);
-    const y = this.empty(S.concatShape(xs, axis));
+    // mixed f32 / f16 inputs give f32 (lossless), as src/engine/ops/webgpu/layout.ts concat does
+    const y = this.empty(S.concatShape(xs, axis), xs.every((x) => x.dtype === 'f16') ? 'f16' : 'f32');
     for (const x of xs) this.record('concat', LAYOUT_FLOPS, [x, y], sizeOf(x), sizeOf(x)); // one copy per input
     return y;
   }
   slice(xt: Tensor, axis: number, start: number, end: number): Tensor {
     const x = this.c(xt);
-    this.act('slice', x);
-    const y = this.empty(S.sliceShape(x, axis, start, end));
+    const y = this.empty(S.sliceShape(x, axis, start, end), x.dtype);
     this.record('slice', LAYOUT_FLOPS, [x, y], sizeOf(y), sizeOf(y));
     return y;
   }
   nchwToNlc(xt: Tensor): Tensor {
     const x = this.c(xt);
     if (x.shape.length !== 4) throw new Error(`nchwToNlc x: expected rank 4, got ${shapeStr(x.shape)}`);
-    this.act('nchwToNlc', x);
     const [N, C, H, W] = x.shape;
-    const y = this.empty([N, H * W, C]);
+    const y = this.empty([N, H * W, C], x.dtype);
     this.record('transpose', LAYOUT_FLOPS, [x, y], sizeOf(x), sizeOf(y), S.transposeGrid(N, C, H * W));
     return y;
   }
   nlcToNchw(xt: Tensor, h: number, w: number): Tensor {
     const x = this.c(xt);
     if (x.shape.length !== 3) throw new Error(`nlcToNchw x: expected rank 3, got ${shapeStr(x.shape)}`);
-    this.act('nlcToNchw', x);
     const [N, L, C] = x.shape;
     if (L !== h * w) throw new Error(`nlcToNchw: ${L} positions is not ${h}x${w}`);
-    const y = this.empty([N, C, h, w]);
+    const y = this.empty([N, C, h, w], x.dtype);
     this.record('transpose', LAYOUT_FLOPS, [x, y], sizeOf(x), sizeOf(y), S.transposeGrid(N, L, C));
     return y;
   }
@@ -346,14 +405,13 @@ export class CountingBackend implements Backend {
   async tensorToImage(xt: Tensor): Promise<Uint8Array> {
     const x = this.c(xt);
     const [N, C, H, W] = x.shape;
-    if (x.shape.length !== 4 || N !== 1 || C !== 3 || x.dtype !== this.activationDtype) {
-      throw new Error(`tensorToImage: expected ${this.activationDtype} [1,3,H,W], got ${x.dtype} ${shapeStr(x.shape)}`);
-    }
+    if (x.shape.length !== 4 || N !== 1 || C !== 3) throw new Error(`tensorToImage: expected [1,3,H,W], got ${shapeStr(x.shape)}`);
     const bytes = H * W * 3;
     const packed = this.empty([Math.ceil(bytes / 4)], 'f32'); // u32 words of HWC bytes
     this.record('image', PER_ELEMENT.tensorToImage * numel(x.shape), [x, packed], sizeOf(x), bytes);
     try {
       this.ledger.readback();
+      this.plan.submitted();
       return new Uint8Array(bytes);
     } finally {
       this.release(packed);

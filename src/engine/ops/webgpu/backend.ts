@@ -2,11 +2,13 @@
 // its WGSL kernel in shaders/.
 import type { GpuContext } from '../../gpu/device.ts';
 import { GpuRuntime, GpuTensor } from '../../gpu/runtime.ts';
-import type { AttentionOptions, Backend, Conv2dOptions, GroupNormOptions, Tensor, WeightData } from '../ops.ts';
-import { addPerChannel, binary, unary } from './elementwise.ts';
+import type { AttentionOptions, Backend, Conv2dOptions, GroupNormOptions, LincombTerm, LinearOptions, Tensor, WeightData } from '../ops.ts';
+import { addPerChannel, binary, lincomb, unary } from './elementwise.ts';
 import { conv2d } from './conv2d.ts';
 import { groupNorm, layerNorm } from './norm.ts';
-import { linear, matmul } from './matmul.ts';
+import { concatWeights, linear, matmul } from './matmul.ts';
+import { concatWeightsShape } from '../counting/shapes.ts';
+import { ShapeTensor } from '../../weights/var_builder.ts';
 import { attention, softmax } from './attention.ts';
 import { geglu } from './geglu.ts';
 import { concat, nchwToNlc, nlcToNchw, slice, upsampleNearest } from './layout.ts';
@@ -43,9 +45,13 @@ export class WebGpuBackend implements Backend {
   flush(): Promise<void> {
     return this.rt.flush();
   }
+  releaseCached(): Promise<void> {
+    return this.rt.releaseCached();
+  }
 
   conv2d(x: Tensor, w: Tensor, b: Tensor | null, o?: Conv2dOptions): Tensor {
-    return conv2d(this.rt, g(x), g(w), b && g(b), o);
+    const cb = o?.channelBias ? g(o.channelBias.table) : null;
+    return conv2d(this.rt, g(x), g(w), b && g(b), o, cb, o?.residual ? g(o.residual) : null);
   }
   groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): Tensor {
     return groupNorm(this.rt, g(x), g(gamma), g(beta), o);
@@ -53,8 +59,9 @@ export class WebGpuBackend implements Backend {
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
     return layerNorm(this.rt, g(x), g(gamma), g(beta), eps);
   }
-  linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
-    return linear(this.rt, g(x), g(w), b && g(b));
+  linear(x: Tensor, w: Tensor, b: Tensor | null, o?: LinearOptions): Tensor {
+    const ln = o?.layerNorm ? { gamma: g(o.layerNorm.gamma), beta: g(o.layerNorm.beta), eps: o.layerNorm.eps } : null;
+    return linear(this.rt, g(x), g(w), b && g(b), o, { res: o?.residual ? g(o.residual) : null, ln });
   }
   matmul(a: Tensor, b: Tensor): Tensor {
     return matmul(this.rt, g(a), g(b));
@@ -94,6 +101,14 @@ export class WebGpuBackend implements Backend {
   }
   addPerChannel(x: Tensor, v: Tensor): Tensor {
     return addPerChannel(this.rt, g(x), g(v));
+  }
+  lincomb(terms: readonly LincombTerm[]): Tensor {
+    return lincomb(this.rt, terms.map((term) => ({ ...term, t: g(term.t) })));
+  }
+  concatWeights(ws: readonly Tensor[]): Tensor {
+    // a model missing weights (VarBuilder hands out shape-only stand-ins): stays shape-only until finish() reports it
+    if (ws.some((w) => w instanceof ShapeTensor)) return new ShapeTensor(concatWeightsShape(ws), ws[0].dtype);
+    return concatWeights(this.rt, ws.map(g));
   }
   upsampleNearest(x: Tensor, outH: number, outW: number): Tensor {
     return upsampleNearest(this.rt, g(x), outH, outW);
