@@ -38,6 +38,11 @@ export interface EngineServiceOptions {
   sources?: Omit<SourceDeps, 'signal' | 'onHubProgress'>;
   /** GPU bytes the weights may take (see model_plan.ts). */
   weightBudget?: number;
+  /**
+   * Activation storage: 'auto' (default) stores activations as f16 where the adapter has shader-f16 (half the
+   * memory and bandwidth; the f16 replay of the reference run stays above 50 dB PSNR) and f32 elsewhere.
+   */
+  activations?: 'auto' | 'f16' | 'f32';
 }
 
 export interface EditHooks {
@@ -82,7 +87,10 @@ export class EngineService {
       } catch (e) {
         throw noWebGpu(e);
       }
-      const gpu: Gpu = { ctx, be: new WebGpuBackend(ctx), used: false };
+      const be = new WebGpuBackend(ctx);
+      const act = this.opts.activations ?? 'auto';
+      be.rt.activationDtype = act === 'f16' || (act === 'auto' && ctx.features.shaderF16) ? 'f16' : 'f32';
+      const gpu: Gpu = { ctx, be, used: false };
       ctx.lost.then((info) => this.onLost(gpu, info));
       this.gpu = gpu;
       return gpu;

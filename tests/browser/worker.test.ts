@@ -148,7 +148,7 @@ describe('EngineClient and the engine worker in Chromium', () => {
 
   it('matches the same edit computed in Node by EngineService (lavapipe) within one level', async () => {
     await testGpu();
-    const svc = new EngineService({ acquire: () => acquireNodeDevice(), sources: { bundled: () => nodeFolderSource(MODEL) } });
+    const svc = new EngineService({ acquire: () => acquireNodeDevice(), activations: 'f32', sources: { bundled: () => nodeFolderSource(MODEL) } });
     try {
       await svc.load({ kind: 'bundled', name: 'tiny-ip2p' });
       const node = await svc.edit(

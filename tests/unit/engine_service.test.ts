@@ -38,8 +38,9 @@ function headerTensors(path: string): { name: string; elems: number; bytes: numb
 const services: EngineService[] = [];
 afterAll(() => services.forEach((s) => s.dispose()));
 
-function service(opts: { weightBudget?: number; cache?: MemoryCache } = {}): EngineService {
+function service(opts: { weightBudget?: number; cache?: MemoryCache; activations?: 'auto' | 'f32' } = {}): EngineService {
   return remember(new EngineService({
+    activations: opts.activations ?? 'f32',
     // testGpu first: it logs the adapter and fails with instructions when there is none; then a fresh device
     // per acquire, since the service destroys its device on a model change.
     acquire: async () => {
@@ -206,6 +207,25 @@ describe('EngineService (Node, real WebGPU, bundled tiny model)', () => {
       model: 'bundled:tiny-ip2p',
       Software: 'Retouch',
     });
+  });
+
+  it('stores activations as f16 by default where the adapter has shader-f16, within 35 dB of the f32 result', async () => {
+    const ctx = await testGpu();
+    const auto = service({ activations: 'auto' });
+    await auto.init();
+    await auto.load({ kind: 'bundled', name: 'tiny-ip2p' }, () => {});
+    const [a, b] = [await auto.edit(job(), {}), await svc.edit(job(), {})];
+    let se = 0, diff = 0;
+    for (let i = 0; i < a.rgba.length; i++) {
+      se += (a.rgba[i] - b.rgba[i]) ** 2;
+      if (a.rgba[i] !== b.rgba[i]) diff++;
+    }
+    const psnr = 10 * Math.log10((255 * 255) / Math.max(se / a.rgba.length, 1e-12));
+    console.log(`[engine_service] auto activations (${ctx.features.shaderF16 ? 'f16' : 'f32'}) vs f32: PSNR ${psnr.toFixed(1)} dB, ${diff} bytes differ`);
+    expect(psnr).toBeGreaterThanOrEqual(35);
+    if (ctx.features.shaderF16) expect(diff, 'f16 storage changes some pixels').toBeGreaterThan(0);
+    else expect(diff).toBe(0);
+    auto.dispose();
   });
 
   it('creates no GPU pipeline during an edit (all compiled at load), for every scheduler', async () => {
