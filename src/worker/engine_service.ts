@@ -193,7 +193,10 @@ export class EngineService {
     };
     const r = this.resolve(src, {
       signal,
-      onHubProgress: (p) =>
+      // A file found whole in the cache is not a download: the read stage reports it ('discarded' does count: it
+      // says why a damaged copy is fetched again). Its bytes still count in the next download's loadedBytes.
+      onHubProgress: (p) => {
+        if (p.phase === 'cached') return;
         onProgress({
           stage: 'download',
           file: p.path,
@@ -204,7 +207,8 @@ export class EngineService {
           bytesPerSecond: p.bytesPerSecond,
           ...(p.etaSeconds === null ? {} : { etaSeconds: p.etaSeconds }),
           ...(p.message ? { message: p.message } : {}),
-        }),
+        });
+      },
     });
     // 1. a pipeline folder? which weights, and does this adapter hold them? From configs and headers only
     const { ctx } = await this.device();

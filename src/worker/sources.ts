@@ -3,7 +3,7 @@
 // their weight headers are read by HTTP Range for the plan, so the adapter is checked before any download.
 import type { ModelCache } from '../engine/weights/cache.ts';
 import { fileListSource, urlSource, type FileSource, type PickedFile } from '../engine/weights/diffusers.ts';
-import { hubSource, planDownload, type DownloadPlan, type HubProgress } from '../engine/weights/hub.ts';
+import { hubSource, planDownload, type DownloadPlan, type HubProgress, type HubSource } from '../engine/weights/hub.ts';
 import { SafetensorsFile } from '../engine/weights/safetensors.ts';
 import { EngineError, type ModelSource } from './protocol.ts';
 
@@ -67,8 +67,8 @@ function fetchOf(deps: SourceDeps): typeof fetch {
 }
 
 /** A FileSource that reads configs through `texts` and weight headers by Range from the file URLs of a Hub plan
- * (or from the cache, for files it holds whole). */
-function hubPlanSource(texts: FileSource, plan: DownloadPlan, fetchFn: typeof fetch): FileSource {
+ * (or from the cache, for files it holds whole: the header only, unverified; the load checks the whole file). */
+function hubPlanSource(texts: HubSource, plan: DownloadPlan, fetchFn: typeof fetch): FileSource {
   const byPath = new Map(plan.files.map((f) => [f.path, f]));
   return {
     name: texts.name,
@@ -76,8 +76,15 @@ function hubPlanSource(texts: FileSource, plan: DownloadPlan, fetchFn: typeof fe
     exists: async (path) => (byPath.has(path) ? true : texts.exists(path)),
     async openSafetensors(path) {
       const f = byPath.get(path);
-      if (!f || f.cachedBytes === f.bytes) return texts.openSafetensors(path);
-      return SafetensorsFile.fromUrl(f.url, { fetch: fetchFn, fileName: `${texts.name}/${path}` });
+      const fileName = `${texts.name}/${path}`;
+      if (f && f.cachedBytes < f.bytes) return SafetensorsFile.fromUrl(f.url, { fetch: fetchFn, fileName });
+      const blob = f ? await texts.cachedFile(path) : null;
+      if (blob) {
+        // A damaged header falls through to the verified read below, which fetches the file again.
+        const st = await SafetensorsFile.fromBlob(blob, fileName).catch(() => null);
+        if (st) return st;
+      }
+      return texts.openSafetensors(path);
     },
   };
 }

@@ -1,12 +1,14 @@
 // Browser tests drive the system Chromium (real WebGPU, SwiftShader on CPU) through Playwright against a Vite dev
 // server started in the test process. One harness per test file: one Vite server, one browser launch.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createServer, mergeConfig, type InlineConfig, type ViteDevServer } from 'vite';
+import { createServer, mergeConfig, type InlineConfig, type Plugin, type ViteDevServer } from 'vite';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const RUN_PAGE = '/tests/browser/pages/run.html';
@@ -77,6 +79,37 @@ const INIT_SCRIPTS: Record<'missing' | 'no-adapter', () => void> = {
   },
 };
 
+/** Completes a WebSocket handshake and then ignores the socket: Vite's HMR client sees an open, silent server. */
+function acceptSilently(req: IncomingMessage, socket: Duplex): void {
+  const key = req.headers['sec-websocket-key'];
+  socket.on('error', () => {});
+  if (typeof key !== 'string') return void socket.destroy();
+  const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  const proto = req.headers['sec-websocket-protocol']?.split(',')[0].trim();
+  socket.on('data', () => {}); // the client's pings go unanswered, which it accepts
+  socket.write(
+    ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`]
+      .concat(proto ? [`Sec-WebSocket-Protocol: ${proto}`] : [], ['', ''])
+      .join('\r\n'),
+  );
+}
+
+/** Vite's HMR client also runs inside module workers (the pre-bundled tokenizer dependency imports a helper from
+ * it), where Playwright's routeWebSocket does not reach. With hmr off, middleware mode points that client at port
+ * 24678, where nothing listens: it logs "failed to connect to websocket" and throws inside the engine worker. This
+ * points it at the test server instead, which answers every WebSocket with a silent one (acceptSilently). */
+function hmrClientToPort(port: number): Plugin {
+  return {
+    name: 'retouch-test-hmr-client-port',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!/\/vite\/dist\/client\/client\.mjs$/.test(id.split('?')[0])) return null;
+      if (!code.includes('__HMR_PORT__')) throw new Error('harness: Vite\'s client no longer has __HMR_PORT__; update hmrClientToPort');
+      return code.replace('__HMR_PORT__', String(port));
+    },
+  };
+}
+
 export interface HarnessOptions {
   /** Extra Vite config (plugins, define), merged over vite.config.ts and the harness's server settings. */
   vite?: InlineConfig;
@@ -91,9 +124,11 @@ export async function startBrowserHarness(opts: HarnessOptions = {}): Promise<Br
   let server: ViteDevServer | null = null;
   let browser: Browser | null = null;
   let http: Server | null = null;
+  const sockets = new Set<Duplex>();
   const close = async () => {
     await browser?.close().catch(() => {});
     browser = null;
+    for (const s of sockets) s.destroy();
     if (http) await new Promise((ok) => http!.close(ok));
     http = null;
     await server?.close().catch(() => {});
@@ -105,6 +140,10 @@ export async function startBrowserHarness(opts: HarnessOptions = {}): Promise<Br
     // a reload pushed mid-test (dep re-optimization, a lost socket) would wipe the page under a running suite.
     let handle: RequestListener = (_req, res) => res.writeHead(503).end();
     http = createHttpServer((req, res) => handle(req, res));
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      sockets.add(socket.once('close', () => sockets.delete(socket)));
+      acceptSilently(req, socket);
+    });
     await new Promise<void>((ok, fail) => http!.once('error', fail).listen(0, '127.0.0.1', ok));
     const addr = http.address();
     if (!addr || typeof addr === 'string') throw new Error('test HTTP server has no TCP address');
@@ -118,6 +157,7 @@ export async function startBrowserHarness(opts: HarnessOptions = {}): Promise<Br
           clearScreen: false,
           appType: 'mpa',
           server: { middlewareMode: true, hmr: false, ws: false, watch: null },
+          plugins: [hmrClientToPort(addr.port)],
         } satisfies InlineConfig,
         opts.vite ?? {},
       ),
@@ -133,6 +173,7 @@ export async function startBrowserHarness(opts: HarnessOptions = {}): Promise<Br
       const mode = opts.webgpu ?? 'real';
       if (mode !== 'real') await context.addInitScript(INIT_SCRIPTS[mode]);
       // Vite still injects its HMR client: answer its socket here (open, silent) so it neither errors nor reloads.
+      // (Workers' sockets bypass this route and reach the test server, which answers the same way.)
       await context.routeWebSocket(/./, () => {});
       const page = await context.newPage();
       page.setDefaultTimeout(60_000);

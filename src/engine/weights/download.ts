@@ -247,7 +247,9 @@ async function fetchParts(
     }
     let res: Response;
     try {
-      res = await fetchFn(t.url, { headers, signal: o.signal });
+      // no-store: the model cache keeps the file; the browser's HTTP cache would keep a second copy (or answer
+      // with pieces of one stitched to the network's, which makes resumes and byte counts hard to reason about).
+      res = await fetchFn(t.url, { headers, signal: o.signal, cache: 'no-store' });
     } catch (e) {
       if (o.signal?.aborted) throw abortError(o.signal);
       await fail(`cannot fetch ${t.url}: ${(e as Error).message}`);

@@ -122,6 +122,9 @@ export interface HubSource extends FileSource {
   plan(): Promise<DownloadPlan>;
   /** Every planned file into the cache, after the quota check. */
   download(): Promise<DownloadPlan>;
+  /** The file as the cache holds it when whole (size checked, not the sha256), else null; no request once the
+   * file is known. For reading a safetensors header without hashing (or fetching again) the whole file. */
+  cachedFile(path: string): Promise<Blob | null>;
 }
 
 /** 'owner/name' from an id or a pasted Hub page URL; throws HubError('invalid-repo') for anything else. */
@@ -457,6 +460,12 @@ class HubRepo {
     }
   }
 
+  async cached(path: string): Promise<Blob | null> {
+    const f = await this.info(path);
+    const blob = f ? await this.cache.get(this.key(f)) : null;
+    return blob && blob.size === f!.bytes ? blob : null;
+  }
+
   async file(path: string): Promise<Downloaded> {
     await this.ready();
     for (let attempt = 0; ; attempt++) {
@@ -528,6 +537,7 @@ export function hubSource(repo: string, opts: HubOptions = {}): HubSource {
       for (const f of plan.files) await h.file(f.path);
       return plan;
     },
+    cachedFile: (path) => h.cached(path),
   };
 }
 

@@ -42,22 +42,29 @@ function PlanLine() {
     if (choice === 'tiny' || choice === 'folder') {
       return <p className="plan" data-testid="model-plan">{formatBytes(plan.totalBytes)} in {plan.files.length} files, read locally.</p>;
     }
+    // The plan itself fetches the small config and tokenizer files, so those are always cached by now: only
+    // weights already in the browser (an earlier, interrupted download) make "what is left" worth saying.
+    const weightsCached = plan.files.some((f) => f.cached && f.path.endsWith('.safetensors'));
     return (
       <p className="plan" data-testid="model-plan">
         {toFetch <= 0 ? (
           <>Cached in this browser ({formatBytes(plan.totalBytes)}): loads from disk, offline too.</>
+        ) : weightsCached ? (
+          <>
+            <strong>{formatBytes(toFetch)}</strong> left to download ({formatBytes(plan.cachedBytes)} of{' '}
+            {formatBytes(plan.totalBytes)} already cached), once: after that it loads from this browser, offline too.
+          </>
         ) : (
           <>
-            <strong>{formatBytes(toFetch)}</strong> to download
-            {plan.cachedBytes > 0 && <> ({formatBytes(plan.cachedBytes)} already cached)</>}, once: after that it loads
-            from this browser, offline too.
+            <strong>{formatBytes(plan.totalBytes)}</strong> to download, once: after that it loads from this browser,
+            offline too.
           </>
         )}
       </p>
     );
   }
-  if (planError) return <p className="plan muted">{choice === 'default' ? `About ${DEFAULT_SIZE_TEXT} to download. ` : ''}{planError}</p>;
-  if (choice === 'default') return <p className="plan">About {DEFAULT_SIZE_TEXT} to download once, then cached.</p>;
+  if (planError) return <p className="plan muted">{choice === 'default' ? `${DEFAULT_SIZE_TEXT} to download. ` : ''}{planError}</p>;
+  if (choice === 'default') return <p className="plan">{DEFAULT_SIZE_TEXT} to download once, then cached.</p>;
   return null;
 }
 

@@ -2,7 +2,7 @@
 // the engine worker, then select the model a ?model= link names (or plan the default one).
 import { describeError, engine } from '../../engine.ts';
 import { getState, setState } from '../index.ts';
-import { parseModelQuery } from './model_source.ts';
+import { parseHubQuery, parseModelQuery } from './model_source.ts';
 import { selectModel } from './select_model.ts';
 
 /** null when WebGPU looks usable, else 'missing' (no navigator.gpu) or 'no-adapter'. */
@@ -40,8 +40,24 @@ export async function initEngine(search = location.search): Promise<void> {
   if (started) return; // StrictMode runs effects twice
   started = true;
   // A link that names a model shows it selected at once; it is planned (and loaded) once the engine is up.
-  const query = new URLSearchParams(search).get('model');
+  const params = new URLSearchParams(search);
+  const query = params.get('model');
   const fields = query !== null ? parseModelQuery(query) : null;
+  // ?hub=https://mirror.example: the Hub base URL setting (a mirror, or a local server that answers like the Hub).
+  const hubQuery = params.get('hub');
+  if (hubQuery !== null) {
+    const base = parseHubQuery(hubQuery);
+    if (base) setState({ hubBaseUrl: base });
+    else {
+      getState().notify({
+        level: 'warning',
+        topic: 'model',
+        code: 'bad-query',
+        title: `The link's Hub address “${hubQuery}” is not understood`,
+        text: 'Use ?hub=https://… (the address of the Hugging Face Hub or a mirror of it); the default Hub is used meanwhile.',
+      });
+    }
+  }
   if (fields) setState(fields);
   else if (query !== null) {
     getState().notify({

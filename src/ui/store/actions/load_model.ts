@@ -30,7 +30,17 @@ export async function loadModel(): Promise<void> {
     deviceLost: false,
   });
   try {
-    const info = await engine().load(r.src, (p) => setState({ loadProgress: p }), controller.signal);
+    const info = await engine().load(
+      r.src,
+      (p) => {
+        setState({ loadProgress: p });
+        // The one download-stage message: a cached file failed its check and is fetched again.
+        if (p.stage === 'download' && p.message) {
+          getState().notify({ level: 'info', topic: 'model-cache', code: 'refetched', title: 'A damaged cached file is downloaded again', text: sentence(p.message) });
+        }
+      },
+      controller.signal,
+    );
     setState({ modelState: 'ready', modelInfo: info, loadedKey: r.key, job: null });
     void countTokens();
   } catch (e) {
@@ -64,7 +74,8 @@ function modelFailed(e: unknown): void {
       const missing = plan ? plan.totalBytes - plan.cachedBytes : 0;
       const est = getState().estimate;
       const free = est ? Math.max(0, est.quota - est.usage) : null;
-      const need = missing > 0 ? `The model needs ${formatBytes(missing)} more` : 'The model needs more room';
+      // without a plan, the engine's own words say how much is needed
+      const need = missing > 0 ? `The model needs ${formatBytes(missing)} more` : sentence(d.message).replace(/\.$/, '');
       notify({
         ...base,
         title: 'Not enough storage space for the model',

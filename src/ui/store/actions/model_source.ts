@@ -64,3 +64,15 @@ export function parseModelQuery(value: string): (Partial<Fields> & { modelChoice
   }
   return null;
 }
+
+/** ?hub=http(s)://host[/path] → the Hub base URL without a trailing '/', or null when it is not such a URL. */
+export function parseHubQuery(value: string): string | null {
+  const v = value.trim();
+  if (!/^https?:\/\//i.test(v)) return null;
+  try {
+    const u = new URL(v);
+    return u.search || u.hash ? null : u.href.replace(/\/+$/, '');
+  } catch {
+    return null;
+  }
+}
