@@ -2,7 +2,9 @@
 // (batch, head), with an online softmax (running max m and sum l per query row), so the [Nq, Nk] score matrix
 // never exists in memory. q, k, v and y are activations (f32 or f16 storage, read through q_at/k_at/v_at and
 // written through y_put); staging, scores, the running max and sum and the accumulators are f32 in any case.
-// q [B,Nq,H*D], k/v [B,Nk,H*D], y [B,Nq,H*D]; head h = channels h*D...
+// q [B,Nq,H*D], k/v [B,Nk,H*D], y [B,Nq,H*D]; head h = channels h*D... q, k and v may be packed in one tensor
+// (q|k|v rows of 3C, or k|v rows of 2C, bound to several bindings): rows are read with a stride and k, v from an
+// offset, so a fused projection's output is used in place.
 // Tiling: a workgroup of 256 invocations owns BQ = 16 query rows of one (batch, head) and walks the keys in tiles
 // of BK = 16. Invocation (r, c) = (lid / 16, lid % 16) computes the score of row r and key c from Q and K chunks
 // of DC = 80 channels staged in workgroup memory (D is walked in chunks, so memory stays at 11 KiB for any D).
@@ -31,7 +33,11 @@ struct Params {
   H: u32,
   D: u32,
   scale: f32,
-  causal: u32,  // 1: key j is visible to query i only when j <= i
+  causal: u32,    // 1: key j is visible to query i only when j <= i
+  qStride: u32,   // elements from one q row to the next: C, or 3C in a packed q|k|v tensor
+  kvStride: u32,  // the same for k and v rows: C, 2C (k|v) or 3C (q|k|v)
+  kOff: u32,      // channel where k starts in its row: 0, or C in a q|k|v row
+  vOff: u32,      // channel where v starts in its row: 0, C in a k|v row, 2C in a q|k|v row
 }
 @group(0) @binding(4) var<uniform> p: Params;
 
@@ -43,17 +49,16 @@ fn visible(j: u32, i: u32) -> bool {
   return j < p.Nk && (p.causal == 0u || j <= i);
 }
 
-// Stages rows [row0, row0 + 16) x channels [d0, d0 + dl) of one head of `which` (0 q, 1 k, 2 v) into workgroup
-// memory; rows past `rows` read as zero.
-fn stage(which: u32, base: u32, row0: u32, rows: u32, d0: u32, dl: u32, lid: u32) {
-  let C = p.H * p.D;
+// Stages rows [row0, row0 + 16) x channels [d0, d0 + dl) of one head of `which` (0 q, 1 k, 2 v), rows `stride`
+// elements apart from `base`, into workgroup memory; rows past `rows` read as zero.
+fn stage(which: u32, base: u32, stride: u32, row0: u32, rows: u32, d0: u32, dl: u32, lid: u32) {
   for (var e = lid; e < 16u * DC; e += WG) {
     let rr = e / DC;
     let dd = e % DC;
     if (dd < dl) {
       var val = 0.0;
       if (row0 + rr < rows) {
-        let idx = base + (row0 + rr) * C + d0 + dd;
+        let idx = base + (row0 + rr) * stride + d0 + dd;
         if (which == 0u) { val = q_at(idx); } else if (which == 1u) { val = k_at(idx); } else { val = v_at(idx); }
       }
       if (which == 0u) { qs[rr * DS + dd] = val; } else { kvs[rr * DS + dd] = val; }
@@ -70,8 +75,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let b = wid.y / p.H;
   let h = wid.y % p.H;
   let C = p.H * p.D;
-  let qBase = b * p.Nq * C + h * p.D;  // q[b, n, h*D + d] = q[qBase + n*C + d]
-  let kBase = b * p.Nk * C + h * p.D;
+  let qBase = b * p.Nq * p.qStride + h * p.D;  // q[b, n, h*D + d] = q[qBase + n*qStride + d]
+  let kBase = b * p.Nk * p.kvStride + p.kOff + h * p.D;
+  let vBase = b * p.Nk * p.kvStride + p.vOff + h * p.D;
+  let yBase = b * p.Nq * C + h * p.D;
   var kEnd = p.Nk;
   if (p.causal != 0u) { kEnd = min(p.Nk, q0 + BQ); }
   let nch = (p.D + DC - 1u) / DC;
@@ -86,8 +93,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       let d0 = ch * DC;
       let dl = min(DC, p.D - d0);
       workgroupBarrier();
-      if (nch > 1u || j0 == 0u) { stage(0u, qBase, q0, p.Nq, d0, dl, lid); }  // one chunk: Q stays staged
-      stage(1u, kBase, j0, p.Nk, d0, dl, lid);
+      if (nch > 1u || j0 == 0u) { stage(0u, qBase, p.qStride, q0, p.Nq, d0, dl, lid); }  // one chunk: Q stays staged
+      stage(1u, kBase, p.kvStride, j0, p.Nk, d0, dl, lid);
       workgroupBarrier();
       for (var dd = 0u; dd < dl; dd++) { s += qs[r * DS + dd] * kvs[c * DS + dd]; }
     }
@@ -115,7 +122,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       let d0 = ch * DC;
       let dl = min(DC, p.D - d0);
       workgroupBarrier();
-      stage(2u, kBase, j0, p.Nk, d0, dl, lid);
+      stage(2u, vBase, p.kvStride, j0, p.Nk, d0, dl, lid);
       workgroupBarrier();
       for (var t = 0u; t < DPT; t++) {
         let d = c + BK * t;
@@ -131,7 +138,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   if (i < p.Nq) {
     for (var t = 0u; t < DPT; t++) {
       let d = c + BK * t;
-      if (d < p.D) { y_put(qBase + i * C + d, o[t] / l); }
+      if (d < p.D) { y_put(yBase + i * C + d, o[t] / l); }
     }
   }
 }

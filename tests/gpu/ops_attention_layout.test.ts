@@ -11,22 +11,12 @@ import { f32ToHalfBits } from '../../src/engine/weights/f16.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { expectF16, testBackend } from '../helpers/gpu.ts';
 import { golden, goldenFile } from '../helpers/golden_file.ts';
+import { rand } from '../helpers/random.ts';
 
 type Mode = 'f32' | 'f16' | 'f16packed';
 const cpu = new CpuBackend();
 const started = Date.now();
 
-function rand(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale + offset;
-  }
-  return out;
-}
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 const backends = new Map<Mode, Promise<WebGpuBackend>>();

@@ -10,22 +10,12 @@ import { CpuBackend } from '../../src/engine/ops/cpu/backend.ts';
 import { f32ToHalfBits, halfBitsToF32 } from '../../src/engine/weights/f16.ts';
 import { expectClose, stats } from '../helpers/compare.ts';
 import { expectF16, testBackend } from '../helpers/gpu.ts';
+import { rand } from '../helpers/random.ts';
 
 type Mode = 'f32' | 'f16' | 'f16packed';
 const REL = 1e-4;
 
 // ---- data ----------------------------------------------------------------------------------------------------
-function rand(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * scale + offset;
-  }
-  return out;
-}
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Weight data in the mode's storage, and the exact f32 values the reference must see. */

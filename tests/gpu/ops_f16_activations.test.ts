@@ -9,24 +9,12 @@ import type { WebGpuBackend } from '../../src/engine/ops/webgpu/backend.ts';
 import { CpuBackend } from '../../src/engine/ops/cpu/backend.ts';
 import type { AttentionOptions, DType, Tensor } from '../../src/engine/ops/ops.ts';
 import { f32ToHalfBits, halfBitsToF32 } from '../../src/engine/weights/f16.ts';
-import { stats } from '../helpers/compare.ts';
+import { expectWithinBar, f16Bar } from '../helpers/compare.ts';
 import { testBackend } from '../helpers/gpu.ts';
+import { rand } from '../helpers/random.ts';
 
 const cpu = new CpuBackend();
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-/** Uniform values in offset +- scale (a mulberry32-style hash of the index). */
-function rand(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale + offset;
-  }
-  return out;
-}
 
 let shared: Promise<WebGpuBackend> | null = null;
 /** One backend with sentinels on, activations in `act` (f16 requires the shader-f16 feature: never skipped). */
@@ -62,15 +50,7 @@ async function check(op: string, be: WebGpuBackend, y: Tensor, ref: Tensor, dtyp
   expect(y.dtype, `${op} output dtype`).toBe(dtype);
   const ours = await be.read(y);
   const r = await cpu.read(ref);
-  const floor = 1e-4 * stats(r).std;
-  let frac = 0, at = 0;
-  for (let i = 0; i < r.length; i++) {
-    const d = Math.abs(ours[i] - r[i]);
-    const f = exact ? (d === 0 ? 0 : Infinity) : d / (2 ** -10 * Math.abs(r[i]) + floor);
-    if (!(f <= frac)) [frac, at] = [Number.isNaN(f) ? Infinity : f, i];
-  }
-  worst.set(op, Math.max(worst.get(op) ?? 0, frac));
-  expect(frac, `${op}: element ${at} ours ${ours[at]} ref ${r[at]} (${frac.toFixed(2)} x the bar)`).toBeLessThanOrEqual(1);
+  worst.set(op, Math.max(worst.get(op) ?? 0, expectWithinBar(op, ours, r, exact ? () => 0 : f16Bar(r))));
 }
 
 // ---- attention and softmax ----------------------------------------------------------------------------------

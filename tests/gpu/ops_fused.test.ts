@@ -12,6 +12,7 @@ import type { WebGpuBackend } from '../../src/engine/ops/webgpu/backend.ts';
 import { f32ToHalfBits, halfBitsToF32 } from '../../src/engine/weights/f16.ts';
 import { expectClose, stats } from '../helpers/compare.ts';
 import { expectF16, testBackend } from '../helpers/gpu.ts';
+import { rand } from '../helpers/random.ts';
 
 /** Weight storage, or 'act16': f32 weights with f16 activations (inputs, residuals and outputs stored as f16). */
 type Mode = 'f32' | 'f16' | 'f16packed' | 'act16';
@@ -20,17 +21,6 @@ const MODES: readonly Mode[] = ['f32', 'f16', 'f16packed', 'act16'];
 const REL: Record<Mode, number> = { f32: 1e-4, f16: 1e-4, f16packed: 1e-4, act16: 4e-3 };
 
 // ---- data ----------------------------------------------------------------------------------------------------
-function rand(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale + offset;
-  }
-  return out;
-}
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const toHalf = (v: Float32Array) => halfBitsToF32(f32ToHalfBits(v));
 

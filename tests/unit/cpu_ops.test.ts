@@ -270,6 +270,36 @@ describe('cpu attention and softmax', () => {
     expectClose('attn', await read(y), attentionRef(q, k, v, b, nq, nk, heads, d, scale ?? 1 / Math.sqrt(d), causal), 1e-6);
   });
 
+  it("packed 'qkv': channels 0..C-1, C..2C-1, 2C..3C-1 of one tensor are q, k and v", async () => {
+    const [b, n, heads, d] = [2, 5, 2, 3], c = heads * d;
+    const x = seq(b * n * 3 * c, 61);
+    // q, k, v cut from each row by hand
+    const cut = (from: number) => Float32Array.from({ length: b * n * c }, (_, i) => x[Math.floor(i / c) * 3 * c + from + (i % c)]);
+    const qkv = T(x, [b, n, 3 * c]);
+    const y = be.attention(qkv, qkv, qkv, { heads, causal: true, packed: 'qkv' });
+    expect(y.shape).toEqual([b, n, c]);
+    expectClose('qkv', await read(y), attentionRef(cut(0), cut(c), cut(2 * c), b, n, n, heads, d, 1 / Math.sqrt(d), true), 1e-6);
+  });
+
+  it("packed 'kv': q apart, k and v the two halves of one [B, Nk, 2C] tensor", async () => {
+    const [b, nq, nk, heads, d] = [1, 3, 4, 1, 2];
+    const q = seq(b * nq * d, 62);
+    // rows [k0 k1 | v0 v1]: keys from the first half, values from the second
+    const kv = [1, 0, 10, 20, 0, 1, 30, 40, 1, 1, 50, 60, -1, 0, 70, 80];
+    const kvT = T(kv, [b, nk, 2 * d]);
+    const y = await read(be.attention(T(q, [b, nq, d]), kvT, kvT, { heads, scale: 0.5, packed: 'kv' }));
+    const k = [1, 0, 0, 1, 1, 1, -1, 0], v = [10, 20, 30, 40, 50, 60, 70, 80];
+    expectClose('kv', y, attentionRef(q, Float32Array.from(k), Float32Array.from(v), b, nq, nk, heads, d, 0.5, false), 1e-6);
+  });
+
+  it('packed inputs must be one tensor passed as each part, with a width that splits', () => {
+    const x = T(seq(2 * 12), [1, 2, 12]);
+    expect(() => be.attention(x, T(seq(24), [1, 2, 12]), x, { heads: 1, packed: 'qkv' })).toThrow(/takes one q\|k\|v tensor/);
+    expect(() => be.attention(x, x, T(seq(24), [1, 2, 12]), { heads: 1, packed: 'kv' })).toThrow(/takes one k\|v tensor/);
+    const odd = T(seq(10), [1, 2, 5]);
+    expect(() => be.attention(odd, odd, odd, { heads: 1, packed: 'qkv' })).toThrow(/5 channels of a packed 'qkv' tensor/);
+  });
+
   it('stays finite for huge scores (max subtracted)', async () => {
     const q = T([100, 100], [1, 1, 2]), k = T([100, 100, 99, 99], [1, 2, 2]), v = T([1, 0, 0, 1], [1, 2, 2]);
     const y = await read(be.attention(q, k, v, { heads: 1, scale: 1 }));

@@ -236,8 +236,10 @@ describe('grow-trims and trims: the counting plan replays the runtime (threshold
   });
 
   it('a whole tiny edit after a smaller warm-up edit (as the worker runs at load), with grow-trims', async () => {
-    const real = await realEdit('fp32', { steps: 3, preview: false, warmup: 32, pool: low });
-    const plan = await planEdit({ configs: configs(TINY), size: 64, steps: 3, f16: false, warmup: 32, pool: low });
+    // a lower free ratio than `low`: the tiny edit's pool (fused QKV since) then grow-trims several times
+    const pool = { ...low, growTrimFreeRatio: 0.4 };
+    const real = await realEdit('fp32', { steps: 3, preview: false, warmup: 32, pool });
+    const plan = await planEdit({ configs: configs(TINY), size: 64, steps: 3, f16: false, warmup: 32, pool });
     const step = (k: keyof RuntimeStats) => real.ends[1][k] - real.ends[0][k];
     const measured = {
       dispatches_per_step: step('dispatches'), submits_per_step: step('submits'), readbacks_per_step: step('readbacks'),

@@ -9,7 +9,7 @@ import { backendOf, LayerNorm, Linear } from './layers.ts';
 export class GEGLU {
   readonly proj: Linear;
   constructor(
-    private readonly vb: VarBuilder,
+    vb: VarBuilder,
     readonly dimIn: number,
     readonly dimOut: number,
   ) {
@@ -21,7 +21,7 @@ export class GEGLU {
    * x is first normalized by `norm` when given (inside the projection).
    */
   forward(x: Tensor, norm: LayerNorm | null = null): Tensor {
-    return backendOf(this.vb).linear(x, this.proj.weight, this.proj.bias, { geglu: true, layerNorm: asPrologue(norm) });
+    return this.proj.forward(x, { geglu: true, layerNorm: asPrologue(norm) });
   }
 }
 
@@ -43,7 +43,7 @@ export class FeedForward {
   forward(x: Tensor, o: { norm?: LayerNorm; residual?: Tensor } = {}): Tensor {
     const be = backendOf(this.vb);
     const h = this.net_0.forward(x, o.norm); // [B, L, inner]
-    const out = be.linear(h, this.net_2.weight, this.net_2.bias, { residual: o.residual }); // [B, L, dimOut]
+    const out = this.net_2.forward(h, { residual: o.residual }); // [B, L, dimOut]
     be.release(h);
     return out;
   }

@@ -1,9 +1,10 @@
-// diffusers' Attention module with its default processor: q/k/v projections, multi-head scaled dot-product
-// attention, output projection; optionally a GroupNorm on the input, a residual and an output rescale (the VAE
-// mid-block form). Works on tokens [B, L, C] or, like diffusers, on NCHW maps (flattened to H*W tokens and back).
+// diffusers' Attention module with its default processor, projections fused: q|k|v (self) or k|v (cross) from one
+// linear, multi-head scaled dot-product attention reading them in place, output projection; optionally a GroupNorm
+// on the input, a residual and an output rescale (the VAE mid-block form). Works on tokens [B, L, C] or, like
+// diffusers, on NCHW maps (flattened to H*W tokens and back).
 import type { LinearOptions, Tensor } from '../ops/ops.ts';
 import type { VarBuilder } from '../weights/var_builder.ts';
-import { backendOf, GroupNorm, type LayerNorm, Linear } from './layers.ts';
+import { backendOf, GroupNorm, type LayerNorm, Linear, StackedLinear } from './layers.ts';
 
 export interface AttentionParams {
   queryDim: number;
@@ -32,11 +33,10 @@ export function asPrologue(norm: LayerNorm | null | undefined): LinearOptions['l
   return norm ? { gamma: norm.weight, beta: norm.bias, eps: norm.eps } : undefined;
 }
 
-/** Cross-attention K and V of one encoder_hidden_states tensor, kept while caching is on. */
+/** Cross-attention K|V of one encoder_hidden_states tensor, kept while caching is on. */
 interface KVCache {
   ehs: Tensor;
-  k: Tensor;
-  v: Tensor;
+  kv: Tensor;
 }
 
 export class Attention {
@@ -45,13 +45,19 @@ export class Attention {
   readonly to_v: Linear;
   /** to_out.0 (to_out.1 is dropout). */
   readonly to_out: Linear;
+  /**
+   * diffusers' fused projections (Attention.fuse_projections), stacked at load: to_q|to_k|to_v for self-attention,
+   * to_k|to_v for cross-attention (the other is null; both are null when built without a backend).
+   */
+  readonly to_qkv: StackedLinear | null;
+  readonly to_kv: StackedLinear | null;
   readonly group_norm: GroupNorm | null;
   readonly heads: number;
   readonly dimHead: number;
   readonly scale: number;
   readonly residualConnection: boolean;
   readonly rescaleOutputFactor: number;
-  /** With caching on, cross-attention keeps K and V of the last encoder_hidden_states tensor it saw. */
+  /** With caching on, cross-attention keeps K|V of the last encoder_hidden_states tensor it saw. */
   private caching = false;
   private kv: KVCache | null = null;
 
@@ -60,6 +66,7 @@ export class Attention {
     p: AttentionParams,
   ) {
     const inner = p.heads * p.dimHead;
+    const cross = p.crossAttentionDim != null;
     const kvDim = p.crossAttentionDim ?? p.queryDim;
     const bias = p.bias ?? false;
     // legacy VAE names (query/key/value/proj_attn) are mapped when loading (weights/diffusers.ts)
@@ -72,6 +79,8 @@ export class Attention {
     this.to_k = new Linear(at('to_k'), kvDim, inner, bias);
     this.to_v = new Linear(at('to_v'), kvDim, inner, bias);
     this.to_out = new Linear(at('to_out.0'), inner, p.queryDim, p.outBias ?? true);
+    this.to_qkv = vb.backend && !cross ? new StackedLinear(vb, [this.to_q, this.to_k, this.to_v]) : null;
+    this.to_kv = vb.backend && cross ? new StackedLinear(vb, [this.to_k, this.to_v]) : null;
     this.residualConnection = p.residualConnection ?? false;
     this.rescaleOutputFactor = p.rescaleOutputFactor ?? 1;
   }
@@ -88,9 +97,7 @@ export class Attention {
 
   private dropCache(): void {
     if (!this.kv) return;
-    const be = backendOf(this.vb);
-    be.release(this.kv.k);
-    be.release(this.kv.v);
+    backendOf(this.vb).release(this.kv.kv);
     this.kv = null;
   }
 
@@ -117,19 +124,12 @@ export class Attention {
     } else if (spatial) {
       tokens = be.nchwToNlc(x); // [B, H*W, C]
     }
-    // 2. projections; k and v from the text tokens in cross-attention (cached across steps when asked)
-    const q = be.linear(tokens, this.to_q.weight, this.to_q.bias, { layerNorm }); // [B, L, heads*dimHead]
-    const { k, v, cached } = encoderHiddenStates ? this.crossKV(encoderHiddenStates) : this.projectKV(tokens, layerNorm); // [B, S, heads*dimHead]
+    // 2-3. projections, then softmax(q k^T * dimHead^-0.5) v per head -> [B, L, heads*dimHead]
+    const ehs = encoderHiddenStates;
+    const a = this.to_qkv ? this.selfAttention(tokens, ehs, layerNorm) : this.crossAttention(tokens, ehs, layerNorm);
     if (tokens !== x) be.release(tokens);
-    // 3. softmax(q k^T * dimHead^-0.5) v per head
-    const a = be.attention(q, k, v, { heads: this.heads, scale: this.scale }); // [B, L, heads*dimHead]
-    be.release(q);
-    if (!cached) {
-      be.release(k);
-      be.release(v);
-    }
     // 4. output projection (+ the caller's residual)
-    let out = be.linear(a, this.to_out.weight, this.to_out.bias, { residual: o.residual }); // [B, L, C]
+    let out = this.to_out.forward(a, { residual: o.residual }); // [B, L, C]
     be.release(a);
     // 5. back to NCHW
     if (spatial) {
@@ -151,20 +151,34 @@ export class Attention {
     return out;
   }
 
-  private projectKV(ctx: Tensor, layerNorm?: LinearOptions['layerNorm']): { k: Tensor; v: Tensor; cached: boolean } {
+  /** tokens [B, L, C] -> q|k|v [B, L, 3*inner] in one projection -> attention read from it in place. */
+  private selfAttention(tokens: Tensor, ehs: Tensor | null, layerNorm: LinearOptions['layerNorm']): Tensor {
+    if (ehs) throw new Error(`${this.vb.path}: a self-attention (no cross_attention_dim) given encoder_hidden_states`);
     const be = backendOf(this.vb);
-    const k = be.linear(ctx, this.to_k.weight, this.to_k.bias, { layerNorm });
-    const v = be.linear(ctx, this.to_v.weight, this.to_v.bias, { layerNorm });
-    return { k, v, cached: false };
+    const qkv = this.to_qkv!.forward(tokens, { layerNorm }); // [B, L, 3*inner]
+    const a = be.attention(qkv, qkv, qkv, { heads: this.heads, scale: this.scale, packed: 'qkv' }); // [B, L, inner]
+    be.release(qkv);
+    return a;
   }
 
-  /** K and V of the text: the cached pair for this tensor, or new ones (kept in the cache while caching). */
-  private crossKV(ehs: Tensor): { k: Tensor; v: Tensor; cached: boolean } {
-    if (this.kv?.ehs === ehs) return { ...this.kv, cached: true };
-    const kv = this.projectKV(ehs);
-    if (!this.caching) return kv;
+  /** q from the tokens, k|v [B, S, 2*inner] from the text (cached across steps when asked) -> attention. */
+  private crossAttention(tokens: Tensor, ehs: Tensor | null, layerNorm: LinearOptions['layerNorm']): Tensor {
+    const be = backendOf(this.vb);
+    const q = this.to_q.forward(tokens, { layerNorm }); // [B, L, inner]
+    const { kv, cached } = ehs ? this.crossKV(ehs) : { kv: this.to_kv!.forward(tokens, { layerNorm }), cached: false };
+    const a = be.attention(q, kv, kv, { heads: this.heads, scale: this.scale, packed: 'kv' }); // [B, L, inner]
+    be.release(q);
+    if (!cached) be.release(kv);
+    return a;
+  }
+
+  /** K|V of the text: the cached tensor for this encoder_hidden_states, or a new one (kept while caching). */
+  private crossKV(ehs: Tensor): { kv: Tensor; cached: boolean } {
+    if (this.kv?.ehs === ehs) return { kv: this.kv.kv, cached: true };
+    const kv = this.to_kv!.forward(ehs); // [B, S, 2*inner]
+    if (!this.caching) return { kv, cached: false };
     this.dropCache();
-    this.kv = { ehs, k: kv.k, v: kv.v };
-    return { ...kv, cached: true };
+    this.kv = { ehs, kv };
+    return { kv, cached: true };
   }
 }

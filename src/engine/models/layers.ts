@@ -1,6 +1,6 @@
 // The torch.nn building blocks every model file uses, each holding its weights from a VarBuilder scope.
 // Attribute names follow PyTorch (weight, bias) so the safetensors key is the path walked.
-import type { Backend, Conv2dOptions, Tensor } from '../ops/ops.ts';
+import type { Backend, Conv2dOptions, LinearOptions, Tensor } from '../ops/ops.ts';
 import type { VarBuilder } from '../weights/var_builder.ts';
 
 export function backendOf(vb: VarBuilder): Backend {
@@ -8,10 +8,12 @@ export function backendOf(vb: VarBuilder): Backend {
   return vb.backend;
 }
 
-/** nn.Linear: weight [out, in], optional bias [out]. */
+/** nn.Linear: weight [out, in], optional bias [out]; forward's options fuse a LayerNorm before or an epilogue after. */
 export class Linear {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
+  /** Set when the weights moved into a StackedLinear: this layer must not run any more. */
+  stackedInto: StackedLinear | null = null;
   constructor(
     private readonly vb: VarBuilder,
     readonly inFeatures: number,
@@ -21,12 +23,43 @@ export class Linear {
     this.weight = vb.get('weight', [outFeatures, inFeatures]);
     this.bias = bias ? vb.get('bias', [outFeatures]) : null;
   }
-  forward(x: Tensor): Tensor {
-    return backendOf(this.vb).linear(x, this.weight, this.bias);
+  forward(x: Tensor, o?: LinearOptions): Tensor {
+    if (this.stackedInto) throw new Error(`${this.vb.path}: its weights were stacked into a fused projection`);
+    return backendOf(this.vb).linear(x, this.weight, this.bias, o);
   }
 }
 
-/** nn.Conv2d: weight [out, in, k, k], bias [out]; padding symmetric unless `pad` is given. */
+/**
+ * Linears that read the same input, run as one GEMM: weights (and biases) stacked along the output dim once, at
+ * load, so the output is theirs side by side, [..., sum of out features]. The parts keep the names their weights
+ * were loaded under, but the tensors now live in the stack (concatWeights releases them).
+ */
+export class StackedLinear {
+  readonly weight: Tensor; // [sum out, in]
+  readonly bias: Tensor | null;
+  readonly outFeatures: number;
+
+  constructor(
+    private readonly vb: VarBuilder,
+    readonly parts: readonly Linear[],
+  ) {
+    const be = backendOf(vb);
+    const biased = parts.filter((p) => p.bias).length;
+    if (biased !== 0 && biased !== parts.length) throw new Error(`${vb.path}: stacked linears must all have a bias or none`);
+    this.outFeatures = parts.reduce((n, p) => n + p.outFeatures, 0);
+    this.weight = be.concatWeights(parts.map((p) => p.weight));
+    this.bias = biased ? be.concatWeights(parts.map((p) => p.bias!)) : null;
+    for (const p of parts) p.stackedInto = this;
+  }
+
+  /** x [..., in] -> [..., sum out]. */
+  forward(x: Tensor, o?: LinearOptions): Tensor {
+    return backendOf(this.vb).linear(x, this.weight, this.bias, o);
+  }
+}
+
+/** nn.Conv2d: weight [out, in, k, k], bias [out]; padding symmetric unless `pad` is given. forward's options (token
+ * layouts, upsample, channel bias, residual) add to the layer's stride and padding. */
 export class Conv2d {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -43,8 +76,8 @@ export class Conv2d {
     const p = o.padding ?? 0;
     this.opts = { stride: o.stride ?? 1, pad: o.pad ?? [p, p, p, p] };
   }
-  forward(x: Tensor): Tensor {
-    return backendOf(this.vb).conv2d(x, this.weight, this.bias, this.opts);
+  forward(x: Tensor, o: Conv2dOptions = {}): Tensor {
+    return backendOf(this.vb).conv2d(x, this.weight, this.bias, { ...this.opts, ...o });
   }
 }
 

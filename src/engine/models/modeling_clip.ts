@@ -5,13 +5,15 @@ import type { Tensor } from '../ops/ops.ts';
 import { asPrologue } from './attention_processor.ts';
 import type { VarBuilder } from '../weights/var_builder.ts';
 import type { CLIPTextConfig } from './configs.ts';
-import { backendOf, LayerNorm, Linear } from './layers.ts';
+import { backendOf, LayerNorm, Linear, StackedLinear } from './layers.ts';
 
 export class CLIPAttention {
   readonly q_proj: Linear;
   readonly k_proj: Linear;
   readonly v_proj: Linear;
   readonly out_proj: Linear;
+  /** q_proj|k_proj|v_proj stacked at load: one projection for all three (null when built without a backend). */
+  readonly qkv_proj: StackedLinear | null;
   readonly heads: number;
   readonly scale: number;
 
@@ -26,6 +28,7 @@ export class CLIPAttention {
     this.k_proj = new Linear(vb.pp('k_proj'), d, d);
     this.v_proj = new Linear(vb.pp('v_proj'), d, d);
     this.out_proj = new Linear(vb.pp('out_proj'), d, d);
+    this.qkv_proj = vb.backend ? new StackedLinear(vb, [this.q_proj, this.k_proj, this.v_proj]) : null;
   }
 
   /**
@@ -34,15 +37,13 @@ export class CLIPAttention {
    */
   forward(x: Tensor, o: { norm?: LayerNorm; residual?: Tensor } = {}): Tensor {
     const be = backendOf(this.vb);
-    const layerNorm = asPrologue(o.norm);
-    const q = be.linear(x, this.q_proj.weight, this.q_proj.bias, { layerNorm }); // [B,L,D]
-    const k = be.linear(x, this.k_proj.weight, this.k_proj.bias, { layerNorm });
-    const v = be.linear(x, this.v_proj.weight, this.v_proj.bias, { layerNorm });
-    const a = be.attention(q, k, v, { heads: this.heads, scale: this.scale, causal: true }); // [B,L,D]
-    be.release(q);
-    be.release(k);
-    be.release(v);
-    const out = be.linear(a, this.out_proj.weight, this.out_proj.bias, { residual: o.residual });
+    // 1. q|k|v in one projection of norm(x): [B,L,3D]
+    const qkv = this.qkv_proj!.forward(x, { layerNorm: asPrologue(o.norm) });
+    // 2. causal multi-head attention, reading q, k and v in place: [B,L,D]
+    const a = be.attention(qkv, qkv, qkv, { heads: this.heads, scale: this.scale, causal: true, packed: 'qkv' });
+    be.release(qkv);
+    // 3. out_proj (+ the residual): [B,L,D]
+    const out = this.out_proj.forward(a, { residual: o.residual });
     be.release(a);
     return out;
   }
@@ -63,10 +64,10 @@ export class CLIPMLP {
   /** x [B,L,D] -> residual + mlp(norm(x)) [B,L,D] through [B,L,intermediate_size] (norm and add fused). */
   forward(x: Tensor, o: { norm?: LayerNorm; residual?: Tensor } = {}): Tensor {
     const be = backendOf(this.vb);
-    const h = be.linear(x, this.fc1.weight, this.fc1.bias, { layerNorm: asPrologue(o.norm) }); // [B,L,I]
+    const h = this.fc1.forward(x, { layerNorm: asPrologue(o.norm) }); // [B,L,I]
     const a = this.c.hidden_act === 'quick_gelu' ? be.quickGelu(h) : be.gelu(h);
     be.release(h);
-    const out = be.linear(a, this.fc2.weight, this.fc2.bias, { residual: o.residual }); // [B,L,D]
+    const out = this.fc2.forward(a, { residual: o.residual }); // [B,L,D]
     be.release(a);
     return out;
   }

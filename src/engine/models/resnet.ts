@@ -2,7 +2,7 @@
 // and the UNet's stacked time projections: every block's time_emb_proj of the same embedding in one GEMM.
 import type { ChannelBias, Tensor } from '../ops/ops.ts';
 import type { VarBuilder } from '../weights/var_builder.ts';
-import { backendOf, Conv2d, GroupNorm, Linear } from './layers.ts';
+import { backendOf, Conv2d, GroupNorm, Linear, StackedLinear } from './layers.ts';
 
 export interface ResnetBlock2DOptions {
   inChannels: number;
@@ -63,14 +63,14 @@ export class ResnetBlock2D {
     // 1. h = conv1(silu(norm1(x))) + time_emb_proj(silu(temb))[:, :, None, None]   (the add is conv1's channel bias)
     const t = temb && this.timeBias(temb); // [N, Cout] columns of a table
     const n1 = this.norm1.forward(x, true);
-    const h = be.conv2d(n1, this.conv1.weight, this.conv1.bias, { channelBias: t?.bias }); // [N,Cout,H,W]
+    const h = this.conv1.forward(n1, { channelBias: t?.bias }); // [N,Cout,H,W]
     be.release(n1);
     if (t?.owned) be.release(t.bias.table);
     // 2. h2 = conv2(silu(norm2(h))) + shortcut(x)   (dropout is the identity; the skip add is conv2's residual)
     const n2 = this.norm2.forward(h, true);
     be.release(h);
     const sc = this.conv_shortcut ? this.conv_shortcut.forward(x) : x;
-    const out = be.conv2d(n2, this.conv2.weight, this.conv2.bias, { residual: sc });
+    const out = this.conv2.forward(n2, { residual: sc }); // [N,Cout,H,W]
     be.release(n2);
     if (sc !== x) be.release(sc);
     // 3. out = (shortcut(x) + h2) / output_scale_factor
@@ -96,20 +96,17 @@ export class ResnetBlock2D {
 }
 
 /**
- * Every block's time_emb_proj applied to silu(temb) as one linear: the weights (and biases) stacked along the
- * output dim once, at load. The blocks' Linears keep the diffusers names the weights were loaded under, but
- * their tensors now live in the stack (concatWeights releases them).
+ * Every block's time_emb_proj applied to silu(temb) as one linear (their weights stacked once, at load); block i
+ * reads its columns of the result as conv1's channel bias.
  */
 export class ResnetTimeProjections {
-  readonly weight: Tensor; // [sum Cout, T]
-  readonly bias: Tensor; // [sum Cout]
+  readonly proj: StackedLinear; // [sum Cout, T]
   private readonly offsets = new Map<ResnetBlock2D, number>();
 
   constructor(
     private readonly vb: VarBuilder,
     blocks: readonly ResnetBlock2D[],
   ) {
-    const be = backendOf(vb);
     const projs = blocks.map((b) => {
       if (!b.time_emb_proj?.bias) throw new Error(`${vb.path}: every block needs a time_emb_proj with a bias`);
       return b.time_emb_proj;
@@ -119,15 +116,14 @@ export class ResnetTimeProjections {
       this.offsets.set(b, offset);
       offset += projs[i].outFeatures;
     });
-    this.weight = be.concatWeights(projs.map((p) => p.weight));
-    this.bias = be.concatWeights(projs.map((p) => p.bias!));
+    this.proj = new StackedLinear(vb, projs);
   }
 
   /** temb [B, T] -> every block's projection, [B, sum Cout]; the caller releases `table`. */
   forward(temb: Tensor): ProjectedTemb {
     const be = backendOf(this.vb);
     const a = be.silu(temb);
-    const table = be.linear(a, this.weight, this.bias); // [B, sum Cout]
+    const table = this.proj.forward(a); // [B, sum Cout]
     be.release(a);
     return { table, offsets: this.offsets };
   }

@@ -63,7 +63,7 @@ export class Transformer2DModel {
       tokens = this.proj_in.forward(flat); // [B, HW, inner]
       be.release(flat);
     } else {
-      tokens = be.conv2d(n, this.proj_in.weight, this.proj_in.bias, { outputTokens: true }); // [B, HW, inner]
+      tokens = this.proj_in.forward(n, { outputTokens: true }); // [B, HW, inner]
     }
     be.release(n);
     // 3. transformer blocks
@@ -81,7 +81,7 @@ export class Transformer2DModel {
       out = be.add(y, x);
       be.release(y);
     } else {
-      out = be.conv2d(tokens, this.proj_out.weight, this.proj_out.bias, { inputTokens: [h, w], residual: x }); // [B, C, H, W]
+      out = this.proj_out.forward(tokens, { inputTokens: [h, w], residual: x }); // [B, C, H, W]
     }
     be.release(tokens);
     return out;

@@ -26,15 +26,11 @@ export class Upsample2D {
 
   /** x [N,C,H,W] -> [N,Cout,outH,outW]; outputSize [outH, outW] defaults to [2H, 2W]. */
   forward(x: Tensor, outputSize: readonly [number, number] | null = null): Tensor {
-    const be = backendOf(this.vb);
     const [, , h, w] = x.shape;
     const [oh, ow] = outputSize ?? [2 * h, 2 * w];
-    // 1. nearest interpolation (PyTorch rule src = floor(dst * in / out))
-    const up = be.upsampleNearest(x, oh, ow); // [N,C,oh,ow]
-    // 2. 3x3 conv, padding 1
-    if (!this.conv) return up;
-    const out = this.conv.forward(up);
-    be.release(up);
-    return out;
+    // 1. nearest interpolation (PyTorch rule src = floor(dst * in / out)) -> [N,C,oh,ow]
+    if (!this.conv) return backendOf(this.vb).upsampleNearest(x, oh, ow);
+    // 2. 3x3 conv, padding 1 (the interpolation runs inside its gather: no upsampled copy)
+    return this.conv.forward(x, { upsample: [oh, ow] }); // [N,Cout,oh,ow]
   }
 }

@@ -31,13 +31,18 @@ function resnets(vb: VarBuilder, n: number, inC: number, outC: number, groups: n
   return out;
 }
 
-/** Runs x through the resnets, releasing every intermediate (x itself is the caller's). */
-function runResnets(vb: VarBuilder, blocks: ResnetBlock2D[], x: Tensor): Tensor {
+/** Whether a block may free its input: the caller hands x over, and it is released once nothing more reads it. */
+export interface BlockInput {
+  releaseInput?: boolean;
+}
+
+/** Runs x through the resnets, releasing every intermediate, and x after the first resnet with `releaseInput`. */
+function runResnets(vb: VarBuilder, blocks: ResnetBlock2D[], x: Tensor, o: BlockInput): Tensor {
   const be = backendOf(vb);
   let h = x;
   for (const r of blocks) {
     const next = r.forward(h, null);
-    if (h !== x) be.release(h);
+    if (h !== x || o.releaseInput) be.release(h);
     h = next;
   }
   return h;
@@ -59,12 +64,12 @@ export class DownEncoderBlock2D {
   }
 
   /** [N,Cin,H,W] -> [N,Cout,H/2,W/2] (or H,W for the last block). */
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, o: BlockInput = {}): Tensor {
     const be = backendOf(this.vb);
-    const h = runResnets(this.vb, this.resnets, x);
+    const h = runResnets(this.vb, this.resnets, x, o);
     if (!this.downsamplers.length) return h;
     const d = this.downsamplers[0].forward(h);
-    if (h !== x) be.release(h);
+    if (h !== x || o.releaseInput) be.release(h);
     return d;
   }
 }
@@ -82,12 +87,12 @@ export class UpDecoderBlock2D {
   }
 
   /** [N,Cin,H,W] -> [N,Cout,2H,2W] (or H,W for the last block). */
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, o: BlockInput = {}): Tensor {
     const be = backendOf(this.vb);
-    const h = runResnets(this.vb, this.resnets, x);
+    const h = runResnets(this.vb, this.resnets, x, o);
     if (!this.upsamplers.length) return h;
     const u = this.upsamplers[0].forward(h);
-    if (h !== x) be.release(h);
+    if (h !== x || o.releaseInput) be.release(h);
     return u;
   }
 }
@@ -182,11 +187,9 @@ export class Encoder {
     // 1. conv_in: [N,3,H,W] -> [N,C0,H,W]
     let h = this.conv_in.forward(x);
     keep('conv_in', h);
-    // 2. down blocks: [N,C_i,H/2^i,W/2^i]
+    // 2. down blocks: [N,C_i,H/2^i,W/2^i] (each frees its input once its first resnet has read it)
     this.down_blocks.forEach((block, i) => {
-      const next = block.forward(h);
-      be.release(h);
-      h = next;
+      h = block.forward(h, { releaseInput: true });
       keep(`down_blocks.${i}`, h);
     });
     // 3. mid block
@@ -249,11 +252,9 @@ export class Decoder {
     let h = this.mid_block.forward(h0);
     be.release(h0);
     keep('mid_block', h);
-    // 3. up blocks: x2 per block but the last
+    // 3. up blocks: x2 per block but the last (each frees its input once its first resnet has read it)
     this.up_blocks.forEach((block, i) => {
-      const next = block.forward(h);
-      be.release(h);
-      h = next;
+      h = block.forward(h, { releaseInput: true });
       keep(`up_blocks.${i}`, h);
     });
     // 4. GroupNorm -> SiLU -> conv_out: [N,C0,H,W] -> [N,out_channels,H,W]

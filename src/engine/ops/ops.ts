@@ -68,6 +68,12 @@ export interface AttentionOptions {
   scale?: number;
   /** Mask keys j > i (CLIP's causal mask). Requires Nq == Nk. */
   causal?: boolean;
+  /**
+   * Inputs packed by a fused projection, read in place. 'qkv': one tensor [B, L, 3C] passed as q, k and v (q in
+   * channels 0..C-1, k in C..2C-1, v in 2C..3C-1). 'kv': q [B, Nq, C] and one tensor [B, Nk, 2C] passed as k and v
+   * (k first). The output is [B, Nq, C] either way.
+   */
+  packed?: 'qkv' | 'kv';
 }
 
 export interface Backend {
@@ -103,8 +109,9 @@ export interface Backend {
   /** a [B,M,K], b [B,K,N] -> [B,M,N]. */
   matmul(a: Tensor, b: Tensor): Tensor;
   /**
-   * Multi-head scaled dot-product attention. q [B,Nq,H*D], k and v [B,Nk,H*D] -> [B,Nq,H*D]; head h uses
-   * channels h*D..(h+1)*D-1. Never materializes the full [B,H,Nq,Nk] score matrix on the GPU.
+   * Multi-head scaled dot-product attention. q [B,Nq,H*D], k and v [B,Nk,H*D] -> [B,Nq,H*D] (or packed, see
+   * AttentionOptions); head h uses channels h*D..(h+1)*D-1. Never materializes the full [B,H,Nq,Nk] score matrix
+   * on the GPU.
    */
   attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions): Tensor;
   /** Softmax over the last dim. */

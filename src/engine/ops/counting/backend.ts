@@ -245,8 +245,9 @@ export class CountingBackend implements Backend {
     this.act('attention', q, k, v);
     const y = this.empty([g.B, g.Nq, g.C]);
     const flops = attentionFlops(g.B, g.H, g.Nq, g.Nk, g.D);
+    const read = [...new Set([q, k, v])].reduce((sum, t) => sum + sizeOf(t), 0); // a packed tensor is read once
     // grid as the wrapper's: ceil(Nq / 16) query blocks x B*H heads
-    this.record('attention', flops, [q, k, v, y], sizeOf(q) + sizeOf(k) + sizeOf(v), sizeOf(y), [Math.ceil(g.Nq / 16), g.B * g.H]);
+    this.record('attention', flops, [q, k, v, y], read, sizeOf(y), [Math.ceil(g.Nq / 16), g.B * g.H]);
     return y;
   }
   softmax(xt: Tensor): Tensor {

@@ -142,14 +142,40 @@ export function matmulGeometry(a: Tensor, b: Tensor): { B: number; M: number; N:
   return { B: a.shape[0], M: a.shape[1], N: b.shape[2], K: a.shape[2] };
 }
 
-export function attentionGeometry(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions) {
+/** attention's geometry: sizes, and where q, k and v lie in their (possibly packed) rows. */
+export interface AttentionGeometry {
+  B: number;
+  Nq: number;
+  Nk: number;
+  H: number;
+  D: number;
+  /** Channels of q, k, v and the output (H * D). */
+  C: number;
+  /** Elements from one q row to the next, and from one k (or v) row to the next: C, 2C (k|v) or 3C (q|k|v). */
+  qStride: number;
+  kvStride: number;
+  /** Channel where k starts in its row (C in a q|k|v row, else 0), and where v starts (2C, C in a k|v row, or 0). */
+  kOff: number;
+  vOff: number;
+}
+
+/** attention's argument checks and input layout, shared by the WebGPU wrapper and this backend. */
+export function attentionGeometry(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions): AttentionGeometry {
   assertShape('attention q', q, 3);
   assertShape('attention k', k, 3);
   assertShape('attention v', v, 3);
-  const [B, Nq, C] = q.shape;
+  const packed = o.packed;
+  if (packed !== undefined && packed !== 'qkv' && packed !== 'kv') throw new Error(`attention: unknown packing ${String(packed)}`);
+  if (packed === 'qkv' && (k !== q || v !== q)) throw new Error("attention: packed 'qkv' takes one q|k|v tensor as q, k and v");
+  if (packed === 'kv' && v !== k) throw new Error("attention: packed 'kv' takes one k|v tensor as k and v");
+  const qParts = packed === 'qkv' ? 3 : 1;
+  const kvParts = packed === 'qkv' ? 3 : packed === 'kv' ? 2 : 1;
+  const [B, Nq, qw] = q.shape;
   const Nk = k.shape[1];
-  if (k.shape[0] !== B || k.shape[2] !== C || shapeStr(v.shape) !== shapeStr(k.shape)) {
-    throw new Error(`attention: q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${shapeStr(v.shape)} do not match`);
+  const C = qw / qParts;
+  if (!Number.isInteger(C) || k.shape[0] !== B || k.shape[2] !== kvParts * C || shapeStr(v.shape) !== shapeStr(k.shape)) {
+    const how = packed ? ` (packed '${packed}')` : '';
+    throw new Error(`attention: q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${shapeStr(v.shape)} do not match${how}`);
   }
   const H = o.heads;
   if (!Number.isInteger(H) || H <= 0 || C % H !== 0) throw new Error(`attention: ${C} channels do not split into ${H} heads`);
@@ -157,7 +183,8 @@ export function attentionGeometry(q: Tensor, k: Tensor, v: Tensor, o: AttentionO
   if (D > 512) throw new Error(`attention: head dim ${D} over the kernel's 512`);
   if (o.causal && Nq !== Nk) throw new Error(`attention: causal needs Nq == Nk, got ${Nq} and ${Nk}`);
   if (Nk === 0) throw new Error('attention: no keys');
-  return { B, Nq, Nk, H, D, C };
+  const kOff = packed === 'qkv' ? C : 0;
+  return { B, Nq, Nk, H, D, C, qStride: qParts * C, kvStride: kvParts * C, kOff, vOff: kOff + (packed ? C : 0) };
 }
 
 export function sameShape(op: string, a: Tensor, b: Tensor): void {

@@ -1,10 +1,13 @@
 // Reference attention and softmax: scores materialized per query row, softmax with the row max subtracted, all in f64.
+// Packed q|k|v or k|v inputs are sliced apart first (the ops a fused projection replaces).
 import type { AttentionOptions } from '../ops.ts';
 import { shapeStr } from '../ops.ts';
+import { slice } from './layout.ts';
 import { CpuTensor, empty, expectRank } from './tensor.ts';
 
 /** q [B,Nq,H*D], k/v [B,Nk,H*D] -> [B,Nq,H*D]; head h is softmax(q_h k_h^T * scale [+ causal mask]) v_h. */
 export function attention(q: CpuTensor, k: CpuTensor, v: CpuTensor, o: AttentionOptions): CpuTensor {
+  if (o.packed) return packedAttention(q, k, v, o);
   expectRank('attention q', q, 3);
   expectRank('attention k', k, 3);
   expectRank('attention v', v, 3);
@@ -49,6 +52,23 @@ export function attention(q: CpuTensor, k: CpuTensor, v: CpuTensor, o: Attention
     }
   }
   return out;
+}
+
+/** Packed inputs (AttentionOptions.packed) cut into separate q, k and v by channel slices, then attention of those. */
+function packedAttention(q: CpuTensor, k: CpuTensor, v: CpuTensor, o: AttentionOptions): CpuTensor {
+  const { packed, ...plain } = o;
+  const qkv = packed === 'qkv';
+  if (!qkv && packed !== 'kv') throw new Error(`attention: unknown packing ${String(packed)}`);
+  if (qkv ? k !== q || v !== q : v !== k) {
+    const which = qkv ? "'qkv' takes one q|k|v tensor as q, k and v" : "'kv' takes one k|v tensor as k and v";
+    throw new Error(`attention: packed ${which}`);
+  }
+  expectRank(`attention ${packed}`, k, 3);
+  const parts = qkv ? 3 : 2;
+  const c = k.shape[2] / parts;
+  if (!Number.isInteger(c)) throw new Error(`attention: ${k.shape[2]} channels of a packed '${packed}' tensor do not split`);
+  const part = (i: number) => slice(k, 2, i * c, (i + 1) * c); // [B, N, C]
+  return qkv ? attention(part(0), part(1), part(2), plain) : attention(q, part(0), part(1), plain);
 }
 
 /** Softmax over the last dim, max-subtracted. */

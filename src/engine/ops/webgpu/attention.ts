@@ -4,7 +4,7 @@
 import type { KernelSpec } from '../../gpu/kernel.ts';
 import type { GpuRuntime, GpuTensor } from '../../gpu/runtime.ts';
 import type { AttentionOptions } from '../ops.ts';
-import { assertShape, shapeStr } from '../ops.ts';
+import { attentionGeometry } from '../counting/shapes.ts';
 
 export const attentionSpec: KernelSpec = {
   shader: 'attention',
@@ -18,13 +18,16 @@ export const attentionSpec: KernelSpec = {
     ['D', 'u32'],
     ['scale', 'f32'],
     ['causal', 'u32'],
+    ['qStride', 'u32'],
+    ['kvStride', 'u32'],
+    ['kOff', 'u32'],
+    ['vOff', 'u32'],
   ],
   workgroupSize: 256,
 };
 
-/** Query rows per workgroup and the largest head dim (32 accumulators of 16 channels), as fixed in the shader. */
+/** Query rows per workgroup, as fixed in the shader (the largest head dim, 512, is checked by attentionGeometry). */
 const BQ = 16;
-const MAX_HEAD_DIM = 512;
 
 export const softmaxSpec: KernelSpec = {
   shader: 'softmax',
@@ -39,24 +42,12 @@ export const softmaxSpec: KernelSpec = {
   workgroupSize: 256,
 };
 
-/** q [B,Nq,H*D], k/v [B,Nk,H*D] -> [B,Nq,H*D]. */
+/** q [B,Nq,H*D], k/v [B,Nk,H*D] -> [B,Nq,H*D]; packed inputs are read in place through row strides and offsets. */
 export function attention(rt: GpuRuntime, q: GpuTensor, k: GpuTensor, v: GpuTensor, o: AttentionOptions): GpuTensor {
-  assertShape('attention q', q, 3);
-  assertShape('attention k', k, 3);
-  assertShape('attention v', v, 3);
-  const [B, Nq, C] = q.shape;
-  const Nk = k.shape[1];
-  if (k.shape[0] !== B || k.shape[2] !== C || shapeStr(v.shape) !== shapeStr(k.shape)) {
-    throw new Error(`attention: q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${shapeStr(v.shape)} do not match`);
-  }
-  const H = o.heads;
-  if (!Number.isInteger(H) || H <= 0 || C % H !== 0) throw new Error(`attention: ${C} channels do not split into ${H} heads`);
-  const D = C / H;
-  if (D > MAX_HEAD_DIM) throw new Error(`attention: head dim ${D} over the kernel's ${MAX_HEAD_DIM}`);
-  if (o.causal && Nq !== Nk) throw new Error(`attention: causal needs Nq == Nk, got ${Nq} and ${Nk}`);
-  if (Nk === 0) throw new Error('attention: no keys');
+  const { B, Nq, Nk, H, D, C, qStride, kvStride, kOff, vOff } = attentionGeometry(q, k, v, o);
   const y = rt.empty([B, Nq, C], rt.activationDtype);
-  const params = { Nq, Nk, H, D, scale: o.scale ?? 1 / Math.sqrt(D), causal: o.causal ? 1 : 0 };
+  const scale = o.scale ?? 1 / Math.sqrt(D);
+  const params = { Nq, Nk, H, D, scale, causal: o.causal ? 1 : 0, qStride, kvStride, kOff, vOff };
   // one pipeline per ceil(D / 16): the per-invocation accumulator length
   rt.dispatch(attentionSpec, [q, k, v, y], params, [Math.ceil(Nq / BQ), B * H], { DPT: Math.ceil(D / 16) });
   return y;
