@@ -15,6 +15,8 @@ interface Storage {
   buffer: GPUBuffer;
   bytes: number;
   refs: number;
+  /** Allocated with a sentinel region after the data (GpuRuntime.sentinel). */
+  guarded?: boolean;
 }
 
 export class GpuTensor implements Tensor {
@@ -162,11 +164,14 @@ export class GpuRuntime {
     });
     new Uint32Array(buffer.getMappedRange()).fill(SENTINEL_WORD);
     buffer.unmap();
-    return new GpuTensor(shape, dtype, { buffer, bytes, refs: 1 });
+    return new GpuTensor(shape, dtype, { buffer, bytes, refs: 1, guarded: true });
   }
 
   /** Throws when anything after the tensor's data (inside its buffer) differs from the sentinel marker. */
   async checkSentinel(t: GpuTensor, what = 'output'): Promise<void> {
+    if (!t.storage.guarded) {
+      throw new Error(`${what} ${shapeStr(t.shape)} has no sentinel region (uploaded, or made before rt.sentinel was set)`);
+    }
     const start = Math.ceil(t.storage.bytes / 4) * 4;
     const n = t.buffer.size - start;
     if (n <= 0) return;
