@@ -1,11 +1,15 @@
 // `retouch bench`: measurements of the engine, one mode per flag. Each mode is a row of MODES with its own flags
 // and runner (kept in its own function or file), so modes join without touching each other:
 //   --meter   the cost meter: an edit planned on the counting backend (no weights, no GPU), see engine/meter.ts
-// (--peer, --real-scale and per-op throughput modes are added as rows here, their code in bench_*.ts files.)
+// (--peer, --real-scale and --tiny-edit live in bench_*.ts files; with no mode flag, per-op throughput.)
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { planEdit, STAGES, type EditPlan } from '../engine/meter.ts';
 import { formatFlags, parseArgs, required, UsageError, type FlagSpecs } from './args.ts';
+import * as ops from './bench_ops.ts';
+import * as peer from './bench_peer.ts';
+import * as realScale from './bench_real_scale.ts';
+import * as tinyEdit from './bench_tiny_edit.ts';
 
 interface Mode {
   summary: string;
@@ -101,11 +105,17 @@ function meterTable(p: EditPlan, dir: string): string {
 // ---- the modes -------------------------------------------------------------------------------------------------
 const MODES: Record<string, Mode> = {
   meter: { summary: 'plan an edit on the counting backend: FLOPs, dispatches, submits, GPU memory', flags: METER_FLAGS, run: runMeter },
+  peer: peer,
+  'real-scale': realScale,
+  'tiny-edit': tinyEdit,
 };
+/** With no mode flag: per-op throughput on the Node WebGPU adapter. */
+const DEFAULT_MODE: Mode = ops;
 
 export const usage = [
-  'usage: retouch bench MODE [OPTIONS]',
+  'usage: retouch bench [MODE] [OPTIONS]',
   'modes:',
+  `  (none)  ${DEFAULT_MODE.summary}\n${formatFlags(DEFAULT_MODE.flags)}`,
   ...Object.entries(MODES).map(([name, m]) => `  --${name}  ${m.summary}\n${formatFlags(m.flags)}`),
 ].join('\n');
 
@@ -113,7 +123,8 @@ export async function runBench(argv: string[]): Promise<number> {
   const flagsPart = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
   const chosen = Object.keys(MODES).filter((m) => flagsPart.includes(`--${m}`));
   const names = Object.keys(MODES).map((m) => `--${m}`).join(', ');
-  if (chosen.length !== 1) throw new UsageError(chosen.length ? `choose one mode, got ${chosen.map((m) => `--${m}`).join(' ')}` : `choose a mode: ${names}`);
+  if (chosen.length > 1) throw new UsageError(`choose one mode of ${names}, got ${chosen.map((m) => `--${m}`).join(' ')}`);
+  if (chosen.length === 0) return DEFAULT_MODE.run(argv);
   const mode = chosen[0];
   return MODES[mode].run(argv.filter((a) => a !== `--${mode}`));
 }
