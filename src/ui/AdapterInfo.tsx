@@ -1,6 +1,7 @@
 // Shows what WebGPU gave us (adapter, features, the limits that bound model size) or why there is no WebGPU.
 import { WebGpuUnavailableError, type GpuContext } from '../engine/gpu/device.ts';
 import { useGpu } from './gpu.ts';
+import { WebGpuBrowsers } from './components/WebGpuHelp.tsx';
 
 /** The limits that decide which tensors fit in one binding and how kernels can tile. */
 const KEY_LIMITS: { name: keyof GPUSupportedLimits & string; bytes?: boolean; note: string }[] = [
@@ -122,19 +123,7 @@ function Missing({ error }: { error: Error }) {
           This page is not a secure context: WebGPU needs <code>https://</code> or <code>http://localhost</code>.
         </p>
       )}
-      <ul className="browsers">
-        <li>
-          <strong>Chrome, Edge</strong> 113 or newer: on by default on Windows, macOS and ChromeOS (Android 121+). On
-          Linux, enable <code>chrome://flags/#enable-unsafe-webgpu</code> and restart the browser.
-        </li>
-        <li>
-          <strong>Firefox</strong> 141 or newer on Windows; elsewhere set <code>dom.webgpu.enabled</code> to{' '}
-          <code>true</code> in <code>about:config</code>.
-        </li>
-        <li>
-          <strong>Safari</strong> 26 or newer; on earlier versions turn on WebGPU under Develop › Feature Flags.
-        </li>
-      </ul>
+      <WebGpuBrowsers />
       <details>
         <summary>Details</summary>
         <pre>{error.message}</pre>
