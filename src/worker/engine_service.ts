@@ -14,7 +14,7 @@ import type { HostTensor } from '../engine/weights/safetensors.ts';
 import type { FileSource } from '../engine/weights/sources.ts';
 import { cancelled, classify, noWebGpu } from './errors.ts';
 import { checkJob, rgbaOf } from './job.ts';
-import { chooseOption, DEFAULT_WEIGHT_BUDGET, weightOptions, type WeightOption } from './model_plan.ts';
+import { chooseOption, DEFAULT_WEIGHT_BUDGET, maxSizeForBinding, weightOptions, type WeightOption } from './model_plan.ts';
 import {
   EngineError,
   type AdapterReport,
@@ -309,6 +309,16 @@ export class EngineService {
       if (signal?.aborted) throw cancelled();
       const { pipe, info } = await this.pipeline(signal);
       const input = rgbaToRgb(job.image.rgba, job.image.width, job.image.height);
+      // Keep every activation within one storage binding of this adapter (the size rule then reports `scaled`).
+      const gpu = await this.device();
+      const maxSize = maxSizeForBinding(
+        pipe.parts.vae.config.block_out_channels,
+        input.width,
+        input.height,
+        job.maxSize,
+        gpu.ctx.limits.maxStorageBufferBindingSize,
+        gpu.be.rt.activationDtype === 'f16' ? 2 : 4,
+      );
       const elapsedMs = () => performance.now() - t0;
       const res = await pipe.edit(
         input,
@@ -320,7 +330,7 @@ export class EngineService {
           imageGuidanceScale: job.imageGuidance,
           seed: job.seed,
           scheduler: job.scheduler,
-          maxSize: job.maxSize,
+          maxSize,
         },
         {
           signal,

@@ -110,3 +110,41 @@ export async function weightOptions(source: FileSource, variant: Variant, limits
 export function chooseOption(options: WeightOption[]): WeightOption {
   return options.find((o) => o.fits) ?? [...options].sort((a, b) => a.gpuBytes - b.gpuBytes)[0];
 }
+
+/**
+ * Elements of the largest VAE activation for an H x W image (the VAE's activations dwarf the UNet's): the encoder's
+ * down blocks at H/2^i with block_out_channels[i], and the decoder's up blocks whose (fused) upsampling conv writes
+ * the reversed channels at twice their input resolution; for SD that is 256 x 512 x 512 at 512x512.
+ */
+export function largestVaeActivation(blockOutChannels: readonly number[], height: number, width: number): number {
+  const n = blockOutChannels.length;
+  let most = 0;
+  for (let i = 0; i < n; i++) most = Math.max(most, blockOutChannels[i] * Math.ceil(height / 2 ** i) * Math.ceil(width / 2 ** i));
+  for (let i = 0; i < n - 1; i++) {
+    const f = 2 ** (n - 2 - i);
+    most = Math.max(most, blockOutChannels[n - 1 - i] * Math.ceil(height / f) * Math.ceil(width / f));
+  }
+  return most;
+}
+
+/**
+ * The largest max-size (a multiple of 8, at most `maxSize`) whose image keeps every VAE activation within one storage
+ * binding: adapters that grant only the default 128 MiB binding run 512x512 with f16 activations, and smaller
+ * images with f32 ones, instead of failing inside the decoder.
+ */
+export function maxSizeForBinding(
+  blockOutChannels: readonly number[],
+  width: number,
+  height: number,
+  maxSize: number,
+  bindingBytes: number,
+  bytesPerElement: number,
+): number {
+  for (let s = maxSize; s >= 8; s -= s % 8 || 8) {
+    const scale = Math.min(1, s / Math.max(width, height));
+    const h = Math.max(8, Math.floor((height * scale) / 8) * 8);
+    const w = Math.max(8, Math.floor((width * scale) / 8) * 8);
+    if (largestVaeActivation(blockOutChannels, h, w) * bytesPerElement <= bindingBytes) return s;
+  }
+  return 8;
+}
