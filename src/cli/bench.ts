@@ -23,10 +23,9 @@ const METER_FLAGS = {
   model: { type: 'string', short: 'm', value: 'DIR', help: 'diffusers model folder (only the config.json files are read)' },
   size: { type: 'number', value: 'N', help: 'image side in pixels (default 512: a 64x64 latent)' },
   steps: { type: 'number', value: 'N', help: 'denoising steps, at least 2 (default 20)' },
-  f16: { type: 'boolean', help: 'weights stored as f16 (the default)' },
-  f32: { type: 'boolean', help: 'weights stored as f32' },
-  'act-f16': { type: 'boolean', help: 'activations stored as f16 (adapters with shader-f16)' },
-  'act-f32': { type: 'boolean', help: 'activations stored as f32 (the default)' },
+  f16: { type: 'boolean', help: 'the f16 path (the default): f16 activations, as on adapters with shader-f16' },
+  f32: { type: 'boolean', help: 'the f32-activation path, as on adapters without shader-f16 (weights stay f16)' },
+  weights: { type: 'string', value: 'f16|f32', help: 'weight storage (default f16; f32 = fp32 files kept as f32)' },
   preview: { type: 'boolean', help: 'read a preview back after every step, as the app does' },
   json: { type: 'boolean', help: 'print exactly one JSON object on stdout' },
 } satisfies FlagSpecs;
@@ -45,7 +44,8 @@ async function runMeter(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(argv, METER_FLAGS);
   if (positional.length) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
   if (flags.f16 && flags.f32) throw new UsageError('--f16 and --f32 exclude each other');
-  if (flags['act-f16'] && flags['act-f32']) throw new UsageError('--act-f16 and --act-f32 exclude each other');
+  const weights = flags.weights ?? 'f16';
+  if (weights !== 'f16' && weights !== 'f32') throw new UsageError(`--weights must be f16 or f32, got ${JSON.stringify(weights)}`);
   const dir = required(flags.model, 'model');
   const size = flags.size ?? 512;
   const steps = flags.steps ?? 20;
@@ -57,8 +57,8 @@ async function runMeter(argv: string[]): Promise<number> {
     text_encoder: readConfig(dir, 'text_encoder/config.json'),
     scheduler: readConfig(dir, 'scheduler/scheduler_config.json'),
   };
-  const activationDtype = flags['act-f16'] ? 'f16' : 'f32';
-  const plan = await planEdit({ configs, size, steps, f16: !flags.f32, activationDtype, preview: flags.preview });
+  const activationDtype = flags.f32 ? 'f32' : 'f16';
+  const plan = await planEdit({ configs, size, steps, f16: weights === 'f16', activationDtype, preview: flags.preview });
   process.stdout.write(flags.json ? JSON.stringify(plan) + '\n' : meterTable(plan, dir));
   return 0;
 }

@@ -310,7 +310,7 @@ describe('retouch bench --meter', () => {
   it('--json prints exactly one JSON object with the plan', () => {
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'bench', '--meter', '--model', TINY, '--size', '64', '--steps', '2', '--f32', '--json'],
+      ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'bench', '--meter', '--model', TINY, '--size', '64', '--steps', '2', '--f32', '--weights', 'f32', '--json'],
       { cwd: root, encoding: 'utf8', timeout: 60_000 },
     );
     expect(r.stderr).toBe('');
@@ -323,6 +323,7 @@ describe('retouch bench --meter', () => {
       expect(o, k).toHaveProperty(k);
     }
     expect(o.weight_dtype).toBe('f32');
+    expect(o.activation_dtype).toBe('f32');
   });
 
   it('takes at most one mode', () => {
