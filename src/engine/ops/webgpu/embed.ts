@@ -4,6 +4,7 @@
 import type { KernelSpec } from '../../gpu/kernel.ts';
 import type { GpuRuntime, GpuTensor } from '../../gpu/runtime.ts';
 import { assertShape, shapeStr } from '../ops.ts';
+import { embeddingShape } from '../counting/shapes.ts';
 import { grid1d } from './grid.ts';
 import { timestepTable } from '../timestep.ts';
 import { f32ToHalfBits } from '../../weights/f16.ts';
@@ -45,13 +46,7 @@ export function timestepEmbedding(rt: GpuRuntime, t: Float32Array, dim: number, 
 
 /** ids [B*L] -> tok[ids] + pos[0..L-1]: [B, L, D]; the tables may be f16. */
 export function embedding(rt: GpuRuntime, ids: Int32Array, batch: number, tok: GpuTensor, pos: GpuTensor): GpuTensor {
-  assertShape('embedding tokenTable', tok, 2);
-  assertShape('embedding posTable', pos, 2);
-  const [V, D] = tok.shape;
-  if (!(Number.isInteger(batch) && batch > 0) || ids.length % batch !== 0) throw new Error(`embedding: ${ids.length} ids in ${batch} rows`);
-  const L = ids.length / batch;
-  if (pos.shape[1] !== D || pos.shape[0] < L) throw new Error(`embedding: posTable ${shapeStr(pos.shape)} for L=${L}, D=${D}`);
-  for (const id of ids) if (id < 0 || id >= V) throw new Error(`embedding: id ${id} outside vocabulary of ${V}`);
+  const [, L, D] = embeddingShape(ids, batch, tok, pos);
   const idBuf = rt.upload(new Uint32Array(ids.buffer, ids.byteOffset, ids.length), [ids.length], 'f32'); // u32 words
   const y = rt.empty([batch, L, D], rt.activationDtype);
   const { groups, row } = grid1d(y.size, 256);

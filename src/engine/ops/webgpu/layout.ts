@@ -4,7 +4,8 @@
 // lossless choice (f16 -> f32 is exact), so e.g. f32 latents concatenated with f16 image latents lose nothing.
 import type { KernelSpec } from '../../gpu/kernel.ts';
 import type { GpuRuntime, GpuTensor } from '../../gpu/runtime.ts';
-import { assertShape, numel, shapeStr, type DType } from '../ops.ts';
+import { assertShape, type DType } from '../ops.ts';
+import { aroundAxis, concatShape, sliceShape, transposeGrid, upsampleShape } from '../counting/shapes.ts';
 import { grid1d } from './grid.ts';
 
 export const upsampleSpec: KernelSpec = {
@@ -39,19 +40,11 @@ export function concatDtype(xs: readonly { dtype: DType }[]): DType {
   return xs.every((t) => t.dtype === 'f16') ? 'f16' : 'f32';
 }
 
-function aroundAxis(shape: readonly number[], axis: number): { outer: number; size: number; inner: number } {
-  if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) throw new Error(`axis ${axis} out of range for ${shapeStr(shape)}`);
-  return { outer: numel(shape.slice(0, axis)), size: shape[axis], inner: numel(shape.slice(axis + 1)) };
-}
-
 /** x [N,C,H,W] -> [N,C,outH,outW], src = floor(dst * in / out). */
 export function upsampleNearest(rt: GpuRuntime, x: GpuTensor, outH: number, outW: number): GpuTensor {
-  assertShape('upsampleNearest x', x, 4);
-  if (!(Number.isInteger(outH) && Number.isInteger(outW) && outH > 0 && outW > 0)) {
-    throw new Error(`upsampleNearest: bad size ${outH}x${outW}`);
-  }
-  const [N, C, H, W] = x.shape;
-  const y = rt.empty([N, C, outH, outW], x.dtype);
+  const shape = upsampleShape(x, outH, outW);
+  const [, , H, W] = x.shape;
+  const y = rt.empty(shape, x.dtype);
   const { groups, row } = grid1d(y.size, 256);
   rt.dispatch(upsampleSpec, [x, y], { n: y.size, H, W, outH, outW, row }, groups);
   return y;
@@ -66,15 +59,7 @@ function copyBlock(rt: GpuRuntime, x: GpuTensor, y: GpuTensor, outer: number, bl
 
 /** Concatenation along `axis` of tensors equal in every other dim. */
 export function concat(rt: GpuRuntime, xs: GpuTensor[], axis: number): GpuTensor {
-  if (xs.length === 0) throw new Error('concat: no tensors');
-  const first = xs[0].shape;
-  for (const t of xs) {
-    if (t.shape.length !== first.length || t.shape.some((d, i) => i !== axis && d !== first[i])) {
-      throw new Error(`concat on axis ${axis}: ${xs.map((u) => shapeStr(u.shape)).join(' ')}`);
-    }
-  }
-  const shape = [...first];
-  shape[axis] = xs.reduce((s, t) => s + t.shape[axis], 0);
+  const shape = concatShape(xs, axis);
   const { outer, inner, size: total } = aroundAxis(shape, axis);
   const y = rt.empty(shape, concatDtype(xs));
   let offset = 0; // where along the axis the current input starts
@@ -88,12 +73,8 @@ export function concat(rt: GpuRuntime, xs: GpuTensor[], axis: number): GpuTensor
 
 /** x[..., start:end, ...] along `axis`. */
 export function slice(rt: GpuRuntime, x: GpuTensor, axis: number, start: number, end: number): GpuTensor {
+  const shape = sliceShape(x, axis, start, end);
   const { outer, size, inner } = aroundAxis(x.shape, axis);
-  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= size)) {
-    throw new Error(`slice: [${start}, ${end}) out of range on axis ${axis} of ${shapeStr(x.shape)}`);
-  }
-  const shape = [...x.shape];
-  shape[axis] = end - start;
   const y = rt.empty(shape, x.dtype);
   copyBlock(rt, x, y, outer, (end - start) * inner, [size * inner, start * inner], [(end - start) * inner, 0]);
   return y;
@@ -101,9 +82,7 @@ export function slice(rt: GpuRuntime, x: GpuTensor, axis: number, start: number,
 
 // x [N, R, K] -> y [N, K, R] in 32x32 tiles.
 function transpose(rt: GpuRuntime, x: GpuTensor, y: GpuTensor, N: number, R: number, K: number): void {
-  const gx = Math.ceil(K / 32), gy = Math.ceil(R / 32);
-  if (gx > 65535 || gy > 65535 || N > 65535) throw new Error(`transpose: [${N},${R},${K}] is too large for one dispatch`);
-  rt.dispatch(transposeSpec, [x, y], { R, K }, [gx, gy, N]);
+  rt.dispatch(transposeSpec, [x, y], { R, K }, transposeGrid(N, R, K));
 }
 
 /** [N,C,H,W] -> [N,H*W,C]. */
